@@ -1,0 +1,88 @@
+"""SymDQN Learner: RLlib's DQN loss + the LTN module losses, each logged separately.
+
+loss = DQN loss
+     + shapes_weight   · (1 − SatAgg(A1, A2, A3))  over the unique patches seen so far
+     + reward_weight   · MSE(predicted reward of the entered cell, reward received)
+     + reasoner_weight · (1 − Sat(A4))             only in the (AR) conditions; trains the Q-net
+With the DuelDQN condition, or all weights zero, it is exactly the stock DQN loss.
+"""
+
+from __future__ import annotations
+
+import torch
+from ray.rllib.algorithms.dqn.default_dqn_rl_module import QF_PREDS
+from ray.rllib.algorithms.dqn.torch.dqn_torch_learner import DQNTorchLearner
+from ray.rllib.core.columns import Columns
+from ray.rllib.utils.annotations import override
+
+from rllib_nsrl.constants import (
+    DQN_LOSS,
+    REWARD_PRED_MSE,
+    SAT_A4,
+)
+from rllib_nsrl.rl_modules.dueling_q_module import split_observation
+from rllib_nsrl.symbolic.action_reasoner import action_reasoner_sat
+from rllib_nsrl.symbolic.grid_dynamics import agent_cell_from_probs, next_cells
+from rllib_nsrl.symbolic.patches import UniquePatchSet, grid_patches
+from rllib_nsrl.symbolic.reward_predictor import reward_prediction_loss
+from rllib_nsrl.symbolic.shape_axioms import shape_axioms, shape_axioms_loss
+
+EMA = 0.05
+
+
+class SymDQNLearner(DQNTorchLearner):
+    @override(DQNTorchLearner)
+    def build(self) -> None:
+        super().build()
+        # Per module: the set of unique cell patches seen so far (training data of A1–A3).
+        self._patch_sets: dict[str, UniquePatchSet] = {}
+
+    @override(DQNTorchLearner)
+    def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
+        dqn_loss = super().compute_loss_for_module(
+            module_id=module_id, config=config, batch=batch, fwd_out=fwd_out
+        )
+        module = self.module[module_id].unwrapped()
+        if not getattr(module, "symbolic", False):
+            return dqn_loss
+        mc = module.model_config
+        obs, _ = split_observation(batch[Columns.OBS])
+        metrics = {DQN_LOSS: dqn_loss.detach()}
+        total = dqn_loss
+
+        # A1–A3 on the unique patches seen so far (the set grows with every batch).
+        patches = self._patch_sets.setdefault(module_id, UniquePatchSet(int(mc.get("patch_capacity", 512))))
+        cells = grid_patches(obs)  # [B, 25, 3, 10, 10]
+        patches.add(cells)
+        sats = shape_axioms(module.shape_recognizer(patches.tensor()), p=float(mc.get("ltn_p", 8.0)))
+        total = total + float(mc.get("shapes_weight", 1.0)) * shape_axioms_loss(sats)
+        metrics.update(sats)
+
+        # Self-recognition and RewardPredictor on the cell the taken action entered.
+        probs = module.shape_recognizer.cell_truths(cells)  # [B, 25, 5]
+        module.agent_tracker.update(probs.detach())
+        agent = agent_cell_from_probs(probs.detach(), module.agent_tracker.agent_label_tensor())
+        entered = next_cells(agent)  # [B, 4]
+        pred_all = module.reward_predictor.predict_action_rewards(probs.detach(), entered)  # [B, 4]
+        actions = batch[Columns.ACTIONS].long()
+        pred_taken = pred_all.gather(1, actions.unsqueeze(1)).squeeze(1)
+        mse = reward_prediction_loss(pred_taken, batch[Columns.REWARDS])
+        total = total + float(mc.get("reward_weight", 1.0)) * mse
+        module.reward_loss_ema.copy_(
+            torch.where(
+                torch.isinf(module.reward_loss_ema), mse.detach(), (1 - EMA) * module.reward_loss_ema + EMA * mse.detach()
+            )
+        )
+        metrics[REWARD_PRED_MSE] = mse.detach()
+
+        # ActionReasoner (A4): Q-values must order like the predicted rewards; trains the Q-net.
+        if module.flags["action_reasoner"]:
+            sat4 = action_reasoner_sat(
+                pred_all.detach(), fwd_out[QF_PREDS], margin=float(mc.get("reasoner_margin", 0.5)),
+                p=float(mc.get("ltn_p", 8.0)),
+            )
+            total = total + float(mc.get("reasoner_weight", 1.0)) * (1.0 - sat4)
+            metrics[SAT_A4] = sat4.detach()
+
+        self.metrics.log_dict({k: v.detach() for k, v in metrics.items()}, key=module_id, window=1)
+        return total

@@ -1,0 +1,73 @@
+"""SymDQN RLModule: the dueling Q-network plus the LTN modules of the SymDQN paper (SPEC §1).
+
+With `model_config["condition"] == "DuelDQN"` it is exactly `DuelingQModule`. Otherwise it also
+holds the ShapeRecognizer (per-cell label truths), the AgentLabelTracker (self-recognition), the
+RewardPredictor, and — as in the reference code — feeds the dueling head the 25×5 shape truths and
+the 25 per-cell predicted rewards. Those features are detached: the symbolic modules learn only
+from their own losses (axioms A1–A3, reward MSE), so the DQN loss cannot bend label semantics.
+"""
+
+from __future__ import annotations
+
+import torch
+from ray.rllib.core.rl_module.rl_module import RLModule
+from ray.rllib.utils.annotations import override
+
+from rllib_nsrl.rl_modules.conditions import CONDITIONS
+from rllib_nsrl.rl_modules.dueling_q_module import DuelingQModule
+from rllib_nsrl.symbolic.action_filter import action_filter_mask
+from rllib_nsrl.symbolic.grid_dynamics import AgentLabelTracker, agent_cell_from_probs, next_cells
+from rllib_nsrl.symbolic.reward_predictor import RewardPredictor
+from rllib_nsrl.symbolic.shape_recognizer import ShapeRecognizer
+
+NUM_LABELS = 5
+NUM_CELLS = 25
+
+
+class SymDQNModule(DuelingQModule):
+    @override(RLModule)
+    def setup(self):
+        condition = self.model_config.get("condition", "DuelDQN")
+        if condition not in CONDITIONS:
+            raise ValueError(f"unknown condition {condition!r}; valid: {', '.join(CONDITIONS)}")
+        self.flags = CONDITIONS[condition]
+        self.symbolic = self.flags["symbolic"]
+        if self.symbolic:
+            self.shape_recognizer = ShapeRecognizer()
+            self.reward_predictor = RewardPredictor()
+            self.agent_tracker = AgentLabelTracker(NUM_LABELS)
+            # running MSE of the reward predictor (gate of the reference code's filter)
+            self.register_buffer("reward_loss_ema", torch.tensor(float("inf")))
+        super().setup()
+
+    @override(DuelingQModule)
+    def extra_feature_dim(self) -> int:
+        return NUM_CELLS * NUM_LABELS + NUM_CELLS if self.symbolic else 0
+
+    def shape_truths(self, obs: torch.Tensor) -> torch.Tensor:
+        """[B, 50, 50, 3] → per-cell label truths [B, 25, 5]."""
+        return self.shape_recognizer.observation_truths(obs)
+
+    def action_rewards(self, probs: torch.Tensor) -> torch.Tensor:
+        """Predicted immediate reward of each action [B, 4] from per-cell truths [B, 25, 5]."""
+        agent = agent_cell_from_probs(probs, self.agent_tracker.agent_label_tensor())
+        return self.reward_predictor.predict_action_rewards(probs, next_cells(agent))
+
+    @override(DuelingQModule)
+    def extra_features(self, obs: torch.Tensor) -> torch.Tensor | None:
+        if not self.symbolic:
+            return None
+        with torch.no_grad():
+            probs = self.shape_truths(obs)
+            cell_rewards = self.reward_predictor(probs)  # [B, 25]
+        return torch.cat([probs.flatten(1), cell_rewards], dim=-1)
+
+    def action_filter_mask(self, obs: torch.Tensor) -> torch.Tensor | None:
+        """ActionFilter (evaluation): bool [B, 4] of kept actions, or None when the filter is off."""
+        if not self.flags["action_filter"]:
+            return None
+        gate = self.model_config.get("filter_gate_reward_loss")
+        if gate is not None and not bool(self.reward_loss_ema < gate):
+            return None  # reference code: filter only once the reward predictor is accurate
+        pred = self.action_rewards(self.shape_truths(obs))
+        return action_filter_mask(pred, threshold=float(self.model_config.get("filter_threshold", 0.5)))
