@@ -83,7 +83,7 @@ def build_symdqn_config(spec: dict, condition: Any, seed: Any):
             replay_buffer_config={"type": "EpisodeReplayBuffer", "capacity": dqn["replay_capacity"]},
             learner_class=SymDQNLearner,
         )
-        .rl_module(rl_module_spec=RLModuleSpec(module_class=SymDQNModule, model_config=model_config(spec, condition)))
+        .rl_module(rl_module_spec=RLModuleSpec(module_class=SymDQNModule), model_config=model_config(spec, condition))
         .evaluation(
             evaluation_interval=1,
             evaluation_duration=spec["epoch"]["eval_episodes"],

@@ -1,0 +1,132 @@
+"""SymDQN ablation report: the paper's appendix table and its two figures (SPEC §1).
+
+Per trial, the evaluation score and negative ratio of each epoch are smoothed with a rolling
+window (paper: 5), then mean ± sd over seeds is taken per condition and epoch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from rllib_nsrl.rl_modules.conditions import CONDITIONS  # noqa: E402
+
+SCORE_COL = "evaluation/env_runners/score"
+NEG_COL = "evaluation/env_runners/negative_ratio"
+
+# Paper appendix (score r and negative ratio p at epochs 50/150/250; SPEC §1).
+PAPER = {
+    "SymDQN(AF)": {"r": (0.65, 0.70, 0.71), "p": (0.00, 0.00, 0.00)},
+    "SymDQN(AR)": {"r": (0.26, 0.47, 0.53), "p": (0.02, 0.01, 0.00)},
+    "SymDQN": {"r": (0.43, 0.65, 0.66), "p": (0.17, 0.12, 0.08)},
+    "SymDQN(AR,AF)": {"r": (0.40, 0.53, 0.59), "p": (0.00, 0.00, 0.00)},
+    "DuelDQN": {"r": (0.24, 0.57, 0.64), "p": (0.19, 0.14, 0.10)},
+}
+PAPER_EPOCHS = (50, 150, 250)
+
+
+def curves(trials: list[tuple[dict, pd.DataFrame]], window: int) -> pd.DataFrame:
+    """Long frame: condition, seed, epoch, score, negative_ratio (rolling means per trial)."""
+    rows = []
+    for config, frame in trials:
+        if frame.empty or SCORE_COL not in frame:
+            continue
+        condition = config["_model_config"]["condition"]
+        f = pd.DataFrame(
+            {
+                "epoch": frame["training_iteration"].astype(int),
+                "score": frame[SCORE_COL].astype(float).rolling(window, min_periods=1).mean(),
+                "negative_ratio": frame[NEG_COL].astype(float).rolling(window, min_periods=1).mean(),
+            }
+        )
+        f["condition"], f["seed"] = condition, config.get("seed")
+        rows.append(f)
+    if not rows:
+        return pd.DataFrame(columns=["condition", "seed", "epoch", "score", "negative_ratio"])
+    return pd.concat(rows, ignore_index=True)
+
+
+def summary_table(long: pd.DataFrame, epochs: list[int]) -> pd.DataFrame:
+    """condition × epoch: mean and sd over seeds of score and negative ratio, plus the paper's values."""
+    stats = (
+        long[long["epoch"].isin(epochs)]
+        .groupby(["condition", "epoch"])
+        .agg(score_mean=("score", "mean"), score_sd=("score", "std"),
+             neg_mean=("negative_ratio", "mean"), neg_sd=("negative_ratio", "std"), seeds=("seed", "nunique"))
+        .reset_index()
+    )
+    def paper(row, key):
+        if row["condition"] in PAPER and row["epoch"] in PAPER_EPOCHS:
+            return PAPER[row["condition"]][key][PAPER_EPOCHS.index(row["epoch"])]
+        return float("nan")
+
+    stats["paper_score"] = stats.apply(lambda r: paper(r, "r"), axis=1)
+    stats["paper_neg"] = stats.apply(lambda r: paper(r, "p"), axis=1)
+    order = {c: i for i, c in enumerate(CONDITIONS)}
+    return stats.sort_values(["condition", "epoch"], key=lambda s: s.map(order) if s.name == "condition" else s)
+
+
+def _pm(mean, sd) -> str:
+    return f"{mean:.2f}" if pd.isna(sd) else f"{mean:.2f} ± {sd:.2f}"
+
+
+def markdown(table: pd.DataFrame, window: int) -> str:
+    epochs = sorted(table["epoch"].unique())
+    head = ["condition", "seeds"] + [f"r@{e}" for e in epochs] + [f"p@{e}" for e in epochs]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for cond, g in table.groupby("condition", sort=False):
+        g = g.set_index("epoch")
+        cells = [cond, str(int(g["seeds"].max()))]
+        for col, sd, pcol in (("score_mean", "score_sd", "paper_score"), ("neg_mean", "neg_sd", "paper_neg")):
+            for e in epochs:
+                if e not in g.index:
+                    cells.append("–")
+                    continue
+                cell = _pm(g.at[e, col], g.at[e, sd])
+                if not pd.isna(g.at[e, pcol]):
+                    cell += f" (paper {g.at[e, pcol]:.2f})"
+                cells.append(cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    note = (f"\nScore r and negative ratio p on 50 evaluation episodes per epoch, rolling window {window} per "
+            "seed, mean ± sd over seeds. Paper values from the SymDQN appendix.\n")
+    return "\n".join(lines) + "\n" + note
+
+
+def plot(long: pd.DataFrame, metric: str, ylabel: str, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for cond in [c for c in CONDITIONS if c in set(long["condition"])]:
+        g = long[long["condition"] == cond].groupby("epoch")[metric]
+        mean, sd = g.mean(), g.std().fillna(0.0)
+        ax.plot(mean.index, mean.values, label=cond)
+        ax.fill_between(mean.index, (mean - sd).values, (mean + sd).values, alpha=0.2)
+    ax.set_xlabel("epoch (50 training episodes each)")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_symdqn_report(trials, spec: dict, out: Path) -> list[Path]:
+    window = spec["analysis"]["window"]
+    long = curves(trials, window)
+    if long.empty:
+        raise ValueError("no evaluation results yet")
+    reached = int(long["epoch"].max())
+    epochs = [e for e in spec["analysis"]["epochs"] if e <= reached] or [reached]
+    table = summary_table(long, epochs)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "summary.csv", out / "summary.md", out / "curves.csv"]
+    table.to_csv(paths[0], index=False)
+    paths[1].write_text(markdown(table, window))
+    long.to_csv(paths[2], index=False)
+    paths.append(plot(long, "score", "score (return / max return)", out / "score.png"))
+    paths.append(plot(long, "negative_ratio", "negative ratio", out / "negative_ratio.png"))
+    return paths
