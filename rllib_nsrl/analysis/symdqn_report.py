@@ -56,10 +56,16 @@ def summary_table(long: pd.DataFrame, epochs: list[int]) -> pd.DataFrame:
     stats = (
         long[long["epoch"].isin(epochs)]
         .groupby(["condition", "epoch"])
-        .agg(score_mean=("score", "mean"), score_sd=("score", "std"),
-             neg_mean=("negative_ratio", "mean"), neg_sd=("negative_ratio", "std"), seeds=("seed", "nunique"))
+        .agg(
+            score_mean=("score", "mean"),
+            score_sd=("score", "std"),
+            neg_mean=("negative_ratio", "mean"),
+            neg_sd=("negative_ratio", "std"),
+            seeds=("seed", "nunique"),
+        )
         .reset_index()
     )
+
     def paper(row, key):
         if row["condition"] in PAPER and row["epoch"] in PAPER_EPOCHS:
             return PAPER[row["condition"]][key][PAPER_EPOCHS.index(row["epoch"])]
@@ -68,14 +74,16 @@ def summary_table(long: pd.DataFrame, epochs: list[int]) -> pd.DataFrame:
     stats["paper_score"] = stats.apply(lambda r: paper(r, "r"), axis=1)
     stats["paper_neg"] = stats.apply(lambda r: paper(r, "p"), axis=1)
     order = {c: i for i, c in enumerate(CONDITIONS)}
-    return stats.sort_values(["condition", "epoch"], key=lambda s: s.map(order) if s.name == "condition" else s)
+    return stats.sort_values(
+        ["condition", "epoch"], key=lambda s: s.map(order) if s.name == "condition" else s
+    )
 
 
 def _pm(mean, sd) -> str:
     return f"{mean:.2f}" if pd.isna(sd) else f"{mean:.2f} ± {sd:.2f}"
 
 
-def markdown(table: pd.DataFrame, window: int) -> str:
+def markdown(table: pd.DataFrame, window: int, eval_episodes: int) -> str:
     epochs = sorted(table["epoch"].unique())
     head = ["condition", "seeds"] + [f"r@{e}" for e in epochs] + [f"p@{e}" for e in epochs]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -92,8 +100,10 @@ def markdown(table: pd.DataFrame, window: int) -> str:
                     cell += f" (paper {g.at[e, pcol]:.2f})"
                 cells.append(cell)
         lines.append("| " + " | ".join(cells) + " |")
-    note = (f"\nScore r and negative ratio p on 50 evaluation episodes per epoch, rolling window {window} per "
-            "seed, mean ± sd over seeds. Paper values from the SymDQN appendix.\n")
+    note = (
+        f"\nScore r and negative ratio p on {eval_episodes} evaluation episodes per epoch, rolling window "
+        f"{window} per seed, mean ± sd over seeds. Paper values from the SymDQN appendix.\n"
+    )
     return "\n".join(lines) + "\n" + note
 
 
@@ -125,7 +135,7 @@ def write_symdqn_report(trials, spec: dict, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "summary.csv", out / "summary.md", out / "curves.csv"]
     table.to_csv(paths[0], index=False)
-    paths[1].write_text(markdown(table, window))
+    paths[1].write_text(markdown(table, window, spec["epoch"]["eval_episodes"]))
     long.to_csv(paths[2], index=False)
     paths.append(plot(long, "score", "score (return / max return)", out / "score.png"))
     paths.append(plot(long, "negative_ratio", "negative ratio", out / "negative_ratio.png"))

@@ -19,4 +19,6 @@ def check_address(address: str, timeout_s: float = 3.0) -> None:
         with socket.create_connection((parsed.hostname, parsed.port), timeout=timeout_s):
             pass
     except OSError as err:
-        raise SpecError(f"--address: cannot reach a Ray cluster at {address} ({err.strerror or err})") from None
+        raise SpecError(
+            f"--address: cannot reach a Ray cluster at {address} ({err.strerror or err})"
+        ) from None

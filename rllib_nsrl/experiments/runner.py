@@ -33,17 +33,20 @@ def _symdqn_plan(spec: dict) -> Plan:
     from rllib_nsrl.algorithms.epoch_dqn import EpochDQN
     from rllib_nsrl.experiments.symdqn_build import build_symdqn_config
 
-    config = build_symdqn_config(
-        spec, tune.grid_search(spec["conditions"]), tune.grid_search(spec["seeds"])
-    )
+    config = build_symdqn_config(spec, tune.grid_search(spec["conditions"]), tune.grid_search(spec["seeds"]))
     columns = {
         "score": "evaluation/env_runners/score",
         "neg": "evaluation/env_runners/negative_ratio",
         "train_score": "env_runners/score",
         "steps": "num_env_steps_sampled_lifetime",
     }
-    return Plan(EpochDQN, config, lambda c: f"{c['_model_config']['condition']} seed={c['seed']}",
-                columns, spec["stop"]["epochs"])
+    return Plan(
+        EpochDQN,
+        config,
+        lambda c: f"{c['_model_config']['condition']} seed={c['seed']}",
+        columns,
+        spec["stop"]["epochs"],
+    )
 
 
 def make_plan(spec: dict) -> Plan:
@@ -74,8 +77,9 @@ def experiment_path(storage: str, name: str) -> str:
     return storage.rstrip("/") + "/" + name if "://" in storage else str(Path(storage).resolve() / name)
 
 
-def run(spec: dict, *, storage: str, name: str, resume: bool = False, address: str | None = None,
-        verbose: int = 0):
+def run(
+    spec: dict, *, storage: str, name: str, resume: bool = False, address: str | None = None, verbose: int = 0
+):
     """Run (or resume) the experiment; returns the Tune `ResultGrid`."""
     import ray
     from ray import tune
@@ -90,8 +94,9 @@ def run(spec: dict, *, storage: str, name: str, resume: bool = False, address: s
     path = experiment_path(storage, name)
     progress = ProgressPrinter(plan.label, plan.columns, plan.epochs)
     if resume:
-        tuner = tune.Tuner.restore(path, trainable=_with_resources(plan.trainable, spec),
-                                   resume_errored=True, restart_errored=False)
+        tuner = tune.Tuner.restore(
+            path, trainable=_with_resources(plan.trainable, spec), resume_errored=True, restart_errored=False
+        )
     else:
         res = spec["resources"]
         tuner = tune.Tuner(
@@ -106,17 +111,26 @@ def run(spec: dict, *, storage: str, name: str, resume: bool = False, address: s
                 name=name,
                 storage_path=storage if "://" in storage else str(Path(storage).resolve()),
                 stop={"training_iteration": plan.epochs},
-                checkpoint_config=tune.CheckpointConfig(
-                    checkpoint_frequency=spec["checkpoint"]["every_epochs"],
-                    checkpoint_at_end=True,
-                    num_to_keep=spec["checkpoint"]["keep"],
-                ),
+                checkpoint_config=_checkpoint_config(plan, spec),
                 failure_config=tune.FailureConfig(max_failures=spec["failure"]["max_failures"]),
                 callbacks=[progress],
                 verbose=verbose,
             ),
         )
     return tuner.fit()
+
+
+def _checkpoint_config(plan: Plan, spec: dict):
+    """Algorithms checkpoint by frequency; function trainables checkpoint themselves (task boundaries)."""
+    from ray import tune
+
+    if isinstance(plan.trainable, type):
+        return tune.CheckpointConfig(
+            checkpoint_frequency=spec["checkpoint"]["every_epochs"],
+            checkpoint_at_end=True,
+            num_to_keep=spec["checkpoint"]["keep"],
+        )
+    return tune.CheckpointConfig(num_to_keep=spec["checkpoint"]["keep"])
 
 
 def _with_resources(trainable, spec):

@@ -86,7 +86,9 @@ def validate_spec(data: dict, *, smoke: bool = False, source: str = "spec") -> d
 
         hint = difflib.get_close_matches(str(kind), list(KIND_SCHEMAS), n=1)
         more = f" (did you mean {hint[0]!r}?)" if hint else ""
-        raise SpecError(f"{source}: kind: unknown experiment kind {kind!r}{more}; valid: {', '.join(KIND_SCHEMAS)}")
+        raise SpecError(
+            f"{source}: kind: unknown experiment kind {kind!r}{more}; valid: {', '.join(KIND_SCHEMAS)}"
+        )
     schema, smoke_defaults, check = KIND_SCHEMAS[kind]
     section = Section({**common_fields(), **schema})
     try:

@@ -65,7 +65,7 @@ def build_symdqn_config(spec: dict, condition: Any, seed: Any):
             rollout_fragment_length=dqn["rollout_fragment_length"],
             env_runner_cls=FreshEpisodesEnvRunner,
         )
-        .learners(num_learners=0, num_gpus_per_learner=res["gpus_per_trial"])
+        .learners(num_learners=0, num_gpus_per_learner=res["gpus_per_trial"], learner_class=SymDQNLearner)
         .resources(num_cpus_for_main_process=res["cpus_per_trial"])
         .training(
             lr=dqn["lr"],
@@ -81,9 +81,10 @@ def build_symdqn_config(spec: dict, condition: Any, seed: Any):
             training_intensity=dqn["updates_per_step"] * dqn["train_batch_size"],
             num_steps_sampled_before_learning_starts=dqn["learning_starts"],
             replay_buffer_config={"type": "EpisodeReplayBuffer", "capacity": dqn["replay_capacity"]},
-            learner_class=SymDQNLearner,
         )
-        .rl_module(rl_module_spec=RLModuleSpec(module_class=SymDQNModule), model_config=model_config(spec, condition))
+        .rl_module(
+            rl_module_spec=RLModuleSpec(module_class=SymDQNModule), model_config=model_config(spec, condition)
+        )
         .evaluation(
             evaluation_interval=1,
             evaluation_duration=spec["epoch"]["eval_episodes"],

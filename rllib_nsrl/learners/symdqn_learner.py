@@ -70,7 +70,9 @@ class SymDQNLearner(DQNTorchLearner):
         total = total + float(mc.get("reward_weight", 1.0)) * mse
         module.reward_loss_ema.copy_(
             torch.where(
-                torch.isinf(module.reward_loss_ema), mse.detach(), (1 - EMA) * module.reward_loss_ema + EMA * mse.detach()
+                torch.isinf(module.reward_loss_ema),
+                mse.detach(),
+                (1 - EMA) * module.reward_loss_ema + EMA * mse.detach(),
             )
         )
         metrics[REWARD_PRED_MSE] = mse.detach()
@@ -78,7 +80,9 @@ class SymDQNLearner(DQNTorchLearner):
         # ActionReasoner (A4): Q-values must order like the predicted rewards; trains the Q-net.
         if module.flags["action_reasoner"]:
             sat4 = action_reasoner_sat(
-                pred_all.detach(), fwd_out[QF_PREDS], margin=float(mc.get("reasoner_margin", 0.5)),
+                pred_all.detach(),
+                fwd_out[QF_PREDS],
+                margin=float(mc.get("reasoner_margin", 0.5)),
                 p=float(mc.get("ltn_p", 8.0)),
             )
             total = total + float(mc.get("reasoner_weight", 1.0)) * (1.0 - sat4)

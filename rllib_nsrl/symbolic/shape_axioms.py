@@ -1,0 +1,88 @@
+"""Axioms A1–A3 of the ShapeRecognizer in Product Real Logic, evaluated with LTNtorch (SymDQN §3.2).
+
+    A1  ∀s ∃l IS(s, l)                                   every shape has a label
+    A2  ¬∃s, l1, l2 (IS(s, l1) ∧ IS(s, l2) ∧ l1 ≠ l2)     no shape has two labels
+    A3  ∀s1, s2, l ((IS(s1, l) ∧ s1 ≠ s2) → ¬IS(s2, l))   different shapes have different labels
+
+Semantics (Badreddine et al. 2022, App. B, as in the paper): ∧ = product t-norm, ¬ = standard negation,
+→ = Reichenbach, ∃ = p-mean, ∀ = p-mean error, p = 8; loss = 1 − SatAgg(A1, A2, A3).
+
+Grounding. `s` ranges over the *unique* patches (`patches.UniquePatchSet`), grounded by their indices,
+so `s1 ≠ s2` means "two different unique patches"; `l` ranges over the five one-hot label constants
+(the paper's `shape_types` variable). IS(s, l) is not an `ltn.Predicate` around the CNN: the CNN runs
+once on all patches and its truth matrix [N, 5] *is* the grounding of IS with free variables (s, l),
+wrapped as `ltn.LTNObject(truths, [s, l])` — exactly what `ltn.Predicate` would return, without a
+second CNN pass per formula or its per-call range check. ≠ is an `ltn.Predicate` over the variables.
+"""
+
+from __future__ import annotations
+
+import ltn
+import torch
+
+from rllib_nsrl.constants import SAT_A1, SAT_A2, SAT_A3, SAT_SHAPES
+
+# Stateless LTN operators (Product Real Logic); p of the quantifiers is passed per call.
+And = ltn.Connective(ltn.fuzzy_ops.AndProd())
+Not = ltn.Connective(ltn.fuzzy_ops.NotStandard())
+Implies = ltn.Connective(ltn.fuzzy_ops.ImpliesReichenbach())
+Exists = ltn.Quantifier(ltn.fuzzy_ops.AggregPMean(p=8), quantifier="e")
+Forall = ltn.Quantifier(ltn.fuzzy_ops.AggregPMeanError(p=8), quantifier="f")
+SatAgg = ltn.fuzzy_ops.SatAgg()  # LTNtorch default: p-mean error, p = 2, over the closed formulas
+# x ≠ y for individuals given as vectors (one-hot labels) or as [N, 1] indices.
+NotEqual = ltn.Predicate(func=lambda x, y: (x != y).any(dim=-1).to(x.dtype))
+
+
+def variable(label: str, values: torch.Tensor) -> ltn.Variable:
+    """`ltn.Variable` whose individuals stay on `values.device`.
+
+    `ltn.Variable` moves its tensor to the global `ltn.device`; this package never sets that global,
+    so the value is put back on the device of the data it was built from.
+    """
+    var = ltn.Variable(label, values, add_batch_dim=values.dim() == 1)
+    var.value = values.reshape(var.value.shape)
+    return var
+
+
+def vacuous_truth(like: torch.Tensor) -> torch.Tensor:
+    """Exactly 1.0, attached to `like`'s graph with zero gradient (an empty sum, so never NaN)."""
+    return 1.0 + like.reshape(-1)[:0].sum()
+
+
+def shape_axioms(truths: torch.Tensor, p: float = 8) -> dict[str, torch.Tensor]:
+    """Satisfaction of A1, A2, A3 and their SatAgg on the label truths of N unique patches.
+
+    truths: [N, L] IS-truths in [0, 1] (ShapeRecognizer output on the unique patch set; L = 5).
+    Returns scalars keyed `SAT_A1`, `SAT_A2`, `SAT_A3`, `SAT_SHAPES` (= SatAgg), differentiable w.r.t.
+    `truths`. Quantifiers over no individuals are vacuously true (LTNtorch would give NaN, issue #4):
+    N = 0 gives 1.0 everywhere, N = 1 gives A3 = 1.0 (there is no pair s1 ≠ s2).
+    Cost: A3 grounds an [N, N, L] tensor (N = 512 → 1.3 M truths).
+    """
+    n, num_labels = truths.shape
+    one = vacuous_truth(truths)
+    if n == 0:
+        return {SAT_A1: one, SAT_A2: one, SAT_A3: one, SAT_SHAPES: one}
+
+    def IS(s: str, l: str) -> ltn.LTNObject:  # noqa: N802 — the paper's predicate name
+        # A fresh object per use: LTNtorch rewrites the free variables of the objects it processes.
+        return ltn.LTNObject(truths, [s, l])
+
+    labels = torch.eye(num_labels, dtype=truths.dtype, device=truths.device)
+    shape_ids = torch.arange(n, dtype=truths.dtype, device=truths.device)
+    s, l = variable("s", shape_ids), variable("l", labels)
+    l1, l2 = variable("l1", labels), variable("l2", labels)
+
+    a1 = Forall(s, Exists(l, IS("s", "l"), p=p), p=p)
+    a2 = Not(Exists([s, l1, l2], And(And(IS("s", "l1"), IS("s", "l2")), NotEqual(l1, l2)), p=p))
+    if n > 1:
+        s1, s2 = variable("s1", shape_ids), variable("s2", shape_ids)
+        a3 = Forall([s1, s2, l], Implies(And(IS("s1", "l"), NotEqual(s1, s2)), Not(IS("s2", "l"))), p=p).value
+    else:
+        a3 = one
+    sat = SatAgg(a1.value, a2.value, a3)
+    return {SAT_A1: a1.value, SAT_A2: a2.value, SAT_A3: a3, SAT_SHAPES: sat}
+
+
+def shape_axioms_loss(sats: dict[str, torch.Tensor]) -> torch.Tensor:
+    """ShapeRecognizer loss of the paper: 1 − SatAgg(A1, A2, A3); 0 when there are no patches."""
+    return 1.0 - sats[SAT_SHAPES]
