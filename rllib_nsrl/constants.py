@@ -5,8 +5,8 @@ OBS = "observations"
 ACTION_MASK = "action_mask"
 
 # Module forward outputs of the symbolic layers.
-SHAPE_PROBS = "shape_probs"          # [B, 25, 5] label truths of each grid cell
-PRED_REWARDS = "pred_rewards"        # [B, 4] predicted immediate reward of each action
+SHAPE_PROBS = "shape_probs"  # [B, 25, 5] label truths of each grid cell
+PRED_REWARDS = "pred_rewards"  # [B, 4] predicted immediate reward of each action
 
 # Learner metric names (logged per update so a user can watch the logic being learned).
 SAT_A1 = "ltn_sat_A1"

@@ -37,7 +37,9 @@ class ActionMaskConnector(ConnectorV2):
         )
 
     @override(ConnectorV2)
-    def __call__(self, *, rl_module, batch: dict[str, Any], episodes, explore=None, shared_data=None, **kwargs):
+    def __call__(
+        self, *, rl_module, batch: dict[str, Any], episodes, explore=None, shared_data=None, **kwargs
+    ):
         eps = list(self.single_agent_episode_iterator(episodes))
         if not eps:
             return batch
@@ -45,7 +47,10 @@ class ActionMaskConnector(ConnectorV2):
         raw = [e.get_observations(-1) for e in eps]
         obs = np.stack([r[OBS] if isinstance(r, dict) else r for r in raw])
         env_masks = np.stack(
-            [np.asarray(r[ACTION_MASK]) if isinstance(r, dict) and ACTION_MASK in r else np.ones(n) for r in raw]
+            [
+                np.asarray(r[ACTION_MASK]) if isinstance(r, dict) and ACTION_MASK in r else np.ones(n)
+                for r in raw
+            ]
         ).astype(bool)
         masks = env_masks
         filter_fn = getattr(rl_module, "action_filter_mask", None)

@@ -27,11 +27,15 @@ ENV_CREATORS = {
 
 def register_gym_envs() -> None:
     if SHAPES_GRID_ID not in gym.registry:
-        gym.register(SHAPES_GRID_ID, entry_point="rllib_nsrl.envs.shapes_grid:ShapesGridEnv",
-                     kwargs={"config": None})
+        gym.register(
+            SHAPES_GRID_ID, entry_point="rllib_nsrl.envs.shapes_grid:ShapesGridEnv", kwargs={"config": None}
+        )
     if STRICT_MASK_ID not in gym.registry:
-        gym.register(STRICT_MASK_ID, entry_point="rllib_nsrl.envs.strict_mask_env:StrictMaskEnv",
-                     kwargs={"config": None})
+        gym.register(
+            STRICT_MASK_ID,
+            entry_point="rllib_nsrl.envs.strict_mask_env:StrictMaskEnv",
+            kwargs={"config": None},
+        )
 
 
 def register_tune_envs() -> None:

@@ -92,9 +92,13 @@ class ShapesGridEnv(gym.Env):
         if cfg:
             raise ValueError(f"ShapesGridEnv: unknown config key(s) {sorted(cfg)}")
         if set(rewards) - set(SHAPE_NAMES):
-            raise ValueError(f"ShapesGridEnv: unknown shape(s) in rewards {sorted(set(rewards) - set(SHAPE_NAMES))}")
+            raise ValueError(
+                f"ShapesGridEnv: unknown shape(s) in rewards {sorted(set(rewards) - set(SHAPE_NAMES))}"
+            )
         if self.colors not in COLOR_SCHEMES:
-            raise ValueError(f"ShapesGridEnv: colors must be one of {sorted(COLOR_SCHEMES)}, got {self.colors!r}")
+            raise ValueError(
+                f"ShapesGridEnv: colors must be one of {sorted(COLOR_SCHEMES)}, got {self.colors!r}"
+            )
         if not 1 <= self.min_shapes <= self.max_shapes <= GRID * GRID - 1:
             raise ValueError("ShapesGridEnv: need 1 <= min_shapes <= max_shapes <= 24")
         if self.max_steps < 1:
@@ -180,7 +184,9 @@ class ShapesGridEnv(gym.Env):
 
     def _info(self) -> dict:
         consumed = {name: int(self._consumed[code]) for name, code in SHAPE_CODES.items()}
-        neg_consumed = int(sum(self._consumed[c] for c in (CIRCLE, CROSS, SQUARE) if self.reward_table[c] < 0))
+        neg_consumed = int(
+            sum(self._consumed[c] for c in (CIRCLE, CROSS, SQUARE) if self.reward_table[c] < 0)
+        )
         return {
             "grid": self.grid.copy(),
             "agent": self.agent.copy(),
