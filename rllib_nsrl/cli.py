@@ -16,6 +16,10 @@ from rllib_nsrl.experiments.schema import SpecError
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)  # a typo like --smok is an error, not --smoke
+        super().__init__(*args, **kwargs)
+
     def error(self, message):  # one line, exit 2 (argparse would print the whole usage)
         print(f"nsrl: error: {message} (see nsrl {self.prog.split()[-1]} --help)", file=sys.stderr)
         sys.exit(2)

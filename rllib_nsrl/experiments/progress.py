@@ -24,16 +24,15 @@ class ProgressPrinter(Callback):
     ``evaluation/env_runners/score``.
     """
 
-    def __init__(self, label_fn, columns: dict[str, str], total_epochs: int | None = None, stream=None):
+    def __init__(self, label_fn, columns: dict[str, str], total_epochs: int | None = None):
         self.label_fn = label_fn
         self.columns = columns
         self.total = total_epochs
-        self.stream = stream or sys.stdout
         self.start = time.time()
 
     def _print(self, text: str) -> None:
         elapsed = time.time() - self.start
-        print(f"[{elapsed:7.0f}s] {text}", file=self.stream, flush=True)
+        print(f"[{elapsed:7.0f}s] {text}", file=sys.stdout, flush=True)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         epoch = result.get("training_iteration")

@@ -1,0 +1,127 @@
+"""Bad input: one line naming the culprit, exit 2, no traceback, nothing overwritten (no Ray started)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rllib_nsrl.cli import main
+
+BASE = {"name": "t", "kind": "symdqn", "conditions": ["DuelDQN"]}
+ILP = {"name": "i", "kind": "ilp_lifelong", "domain": "graph"}
+
+
+def with_(base, **over):
+    out = yaml.safe_load(yaml.safe_dump(base))
+    for dotted, value in over.items():
+        node, *path = dotted.split("__")
+        target = out
+        keys = [node, *path]
+        for k in keys[:-1]:
+            target = target.setdefault(k, {})
+        target[keys[-1]] = value
+    return out
+
+
+CASES = [
+    ("unknown top key", with_(BASE, conditons=["DuelDQN"]), "conditons: unknown key (did you mean 'conditions'?)"),
+    ("unknown nested key", with_(BASE, dqn__learning_rate=0.1), "dqn.learning_rate: unknown key"),
+    ("wrong type", with_(BASE, dqn__lr="fast"), "dqn.lr: must be float"),
+    ("out of range", with_(BASE, dqn__gamma=1.5), "dqn.gamma: must be <= 1.0"),
+    ("unknown condition", with_(BASE, conditions=["SymDQN(AX)"]), "conditions[0]: unknown value 'SymDQN(AX)'"),
+    ("unknown env", with_(BASE, env__name="Atari"), "env.name: unknown value 'Atari'"),
+    ("unknown kind", with_(BASE, kind="symdq"), "kind: unknown experiment kind 'symdq' (did you mean 'symdqn'?)"),
+    ("empty seeds", with_(BASE, seeds=[]), "seeds: needs at least 1 item"),
+    ("duplicate seeds", with_(BASE, seeds=[1, 1]), "seeds: seeds must be distinct"),
+    ("negative seed", with_(BASE, seeds=[-3]), "seeds[0]: must be >= 0"),
+    ("bad epsilon", with_(BASE, dqn__epsilon=[[5, 0.9]]), "dqn.epsilon: the first [timestep, epsilon] pair"),
+    ("bad colours", with_(BASE, env__config__colors="green"), "env.config.colors: unknown value 'green'"),
+    ("min > max shapes", with_(BASE, env__config__min_shapes=10, env__config__max_shapes=5), "env.config:"),
+    ("zero cpus", with_(BASE, resources__cpus_per_trial=0), "resources.cpus_per_trial: must be >= 0.1"),
+    ("zero epochs", with_(BASE, stop__epochs=0), "stop.epochs: must be >= 1"),
+    ("bool as int", with_(BASE, stop__epochs=True), "stop.epochs: must be int"),
+    ("missing name", {"kind": "symdqn"}, "name: required key is missing"),
+    ("section not mapping", with_(BASE, dqn=[1, 2]), "dqn: must be a mapping"),
+    ("duplicate condition", with_(BASE, conditions=["DuelDQN", "DuelDQN"]), "conditions: listed twice"),
+    ("unknown ILP domain", with_(ILP, domain="grph"), "domain: unknown value 'grph' (did you mean 'graph'?)"),
+    ("unknown ILP mode", with_(ILP, modes=["forever"]), "modes[0]: unknown value 'forever'"),
+    ("arity too small", with_(ILP, domain="arithmetic", model__kb_channels=[8, 8, 8],
+                              model__head_channels=[8, 8, 8]), "model: arithmetic needs predicates of arity 3"),
+]
+
+
+def run_cli(args, capsys):
+    code = main(args)
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+@pytest.mark.parametrize("label, spec, expected", CASES, ids=[c[0] for c in CASES])
+def test_bad_spec_is_one_clear_line(tmp_path, capsys, label, spec, expected):
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    code, err = run_cli(["run", str(path), "--storage", str(tmp_path / "runs")], capsys)
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith(f"nsrl: error: {path}: ")
+    assert expected in err, err
+    assert not (tmp_path / "runs").exists()  # validated before anything was written or started
+
+
+def test_missing_spec_file(tmp_path, capsys):
+    code, err = run_cli(["run", str(tmp_path / "nope.yaml")], capsys)
+    assert code == 2 and "nope.yaml: spec file not found" in err
+
+
+def test_malformed_yaml_names_the_line(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: t\nkind: symdqn\nconditions: [DuelDQN\nseeds: [0]\n")
+    code, err = run_cli(["validate", str(path)], capsys)
+    assert code == 2 and f"{path}:4: malformed YAML" in err
+
+
+def test_existing_run_dir_is_not_overwritten(tmp_path, capsys, repo_path):
+    run_dir = tmp_path / "runs" / "quickstart"
+    run_dir.mkdir(parents=True)
+    (run_dir / "keep.txt").write_text("precious")
+    spec = str(Path(repo_path) / "tune_configs" / "quickstart.yaml")
+    code, err = run_cli(["run", spec, "--storage", str(tmp_path / "runs")], capsys)
+    assert code == 2 and "already exists; pass --resume" in err
+    assert (run_dir / "keep.txt").read_text() == "precious" and len(list(run_dir.iterdir())) == 1
+
+
+def test_resume_without_experiment(tmp_path, capsys, repo_path):
+    (tmp_path / "runs" / "quickstart").mkdir(parents=True)
+    spec = str(Path(repo_path) / "tune_configs" / "quickstart.yaml")
+    code, err = run_cli(["run", spec, "--storage", str(tmp_path / "runs"), "--resume"], capsys)
+    assert code == 2 and "holds no Tune experiment to resume" in err
+
+
+def test_unreachable_address(tmp_path, capsys, repo_path):
+    spec = str(Path(repo_path) / "tune_configs" / "quickstart.yaml")
+    code, err = run_cli(["run", spec, "--storage", str(tmp_path), "--address", "127.0.0.1:1"], capsys)
+    assert code == 2 and "--address: cannot reach a Ray cluster at 127.0.0.1:1" in err
+
+
+def test_analyze_a_directory_that_is_no_experiment(tmp_path, capsys):
+    code, err = run_cli(["analyze", str(tmp_path)], capsys)
+    assert code == 2 and "not an nsrl experiment directory" in err
+
+
+def test_unknown_flag_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "x.yaml", "--smok"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--smok" in err
+
+
+def test_console_script_exit_code_and_no_traceback(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(with_(BASE, dqn__lr="fast")))
+    proc = subprocess.run([sys.executable, "-m", "rllib_nsrl.cli", "run", str(path)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "dqn.lr: must be float" in proc.stderr
