@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--seconds", type=float, default=20.0, help="measuring time per variant")
     b.add_argument("--seed", type=int, default=0)
 
+    c = sub.add_parser("collect", help="collect offline planner datasets for a BlocksWorld spec")
+    c.add_argument("spec", help="blocksworld_lifelong spec YAML")
+    c.add_argument("--smoke", action="store_true", help="shrink the spec to a tiny dataset")
+    c.add_argument("--out", help="dataset directory (default: the spec's data.dir)")
+    c.add_argument("--address", help="attach to a running Ray cluster (default: start a local Ray)")
+
     v = sub.add_parser("validate", help="validate a spec and print it with defaults filled in")
     v.add_argument("spec")
     v.add_argument("--smoke", action="store_true")
@@ -105,6 +111,23 @@ def cmd_analyze(args) -> int:
     return 0
 
 
+def cmd_collect(args) -> int:
+    from rllib_nsrl.experiments.spec import load_spec
+
+    spec = load_spec(args.spec, smoke=args.smoke)
+    if spec["kind"] != "blocksworld_lifelong":
+        raise SpecError(
+            f"{args.spec}: kind: `nsrl collect` needs a blocksworld_lifelong spec, got {spec['kind']!r}"
+        )
+    if args.address:
+        from rllib_nsrl.experiments.cluster import check_address
+
+        check_address(args.address)
+    from rllib_nsrl.offline.collect import run_collect
+
+    return run_collect(spec, out_dir=args.out, address=args.address)
+
+
 def cmd_validate(args) -> int:
     from rllib_nsrl.experiments.spec import load_spec
 
@@ -120,7 +143,13 @@ def cmd_bench(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"run": cmd_run, "analyze": cmd_analyze, "bench": cmd_bench, "validate": cmd_validate}
+    commands = {
+        "run": cmd_run,
+        "analyze": cmd_analyze,
+        "bench": cmd_bench,
+        "validate": cmd_validate,
+        "collect": cmd_collect,
+    }
     try:
         return commands[args.command](args)
     except SpecError as err:

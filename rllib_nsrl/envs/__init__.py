@@ -9,6 +9,7 @@ from rllib_nsrl.envs.strict_mask_env import StrictMaskEnv
 
 SHAPES_GRID_ID = "rllib_nsrl/ShapesGrid-v0"
 STRICT_MASK_ID = "rllib_nsrl/StrictMask-v0"
+BLOCKSWORLD_ID = "rllib_nsrl/BlocksWorld-v0"
 
 
 def _make_blocksworld(config=None):
@@ -30,6 +31,8 @@ def register_gym_envs() -> None:
         gym.register(
             SHAPES_GRID_ID, entry_point="rllib_nsrl.envs.shapes_grid:ShapesGridEnv", kwargs={"config": None}
         )
+    if BLOCKSWORLD_ID not in gym.registry:  # entry point imported lazily (PDDLGym imports the old gym)
+        gym.register(BLOCKSWORLD_ID, entry_point="rllib_nsrl.envs.blocksworld.env:BlocksWorldEnv")
     if STRICT_MASK_ID not in gym.registry:
         gym.register(
             STRICT_MASK_ID,
