@@ -16,6 +16,7 @@ SAT_SHAPES = "ltn_sat_A1_A3"
 SAT_A4 = "ltn_sat_A4"
 REWARD_PRED_MSE = "reward_pred_mse"
 DQN_LOSS = "dqn_loss"
+RECOGNIZER_RESTARTS = "ltn_recognizer_restarts"
 
 # Episode metrics of the SymDQN paper (reported by RLlib per evaluation epoch).
 SCORE = "score"

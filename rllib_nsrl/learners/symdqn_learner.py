@@ -17,6 +17,7 @@ from ray.rllib.utils.annotations import override
 
 from rllib_nsrl.constants import (
     DQN_LOSS,
+    RECOGNIZER_RESTARTS,
     REWARD_PRED_MSE,
     SAT_A4,
 )
@@ -28,6 +29,7 @@ from rllib_nsrl.symbolic.reward_predictor import reward_prediction_loss
 from rllib_nsrl.symbolic.shape_axioms import shape_axioms, shape_axioms_loss
 
 EMA = 0.05
+RESTART_CHECK_EVERY = 500  # updates between checks for a collapsed labelling (see `_maybe_restart`)
 
 
 class SymDQNLearner(DQNTorchLearner):
@@ -36,6 +38,34 @@ class SymDQNLearner(DQNTorchLearner):
         super().build()
         # Per module: the set of unique cell patches seen so far (training data of A1–A3).
         self._patch_sets: dict[str, UniquePatchSet] = {}
+        self._updates: dict[str, int] = {}
+        self._restarts: dict[str, int] = {}
+
+    def _maybe_restart(self, module_id, module, unique_patches: torch.Tensor) -> None:
+        """Random restart of the ShapeRecognizer when A1–A3 sit in their known local optimum.
+
+        With p = 8 the ∃ of A1 passes almost no gradient to a label whose truth is near 0, so descent
+        often stalls with two patch types sharing one label and another label unused (seen in 7 of 8
+        seeds on the 5 ShapesGrid glyphs). When the unique patches are no more than the labels but their
+        argmax labels are not distinct, the recognizer, its optimizer state and the self-recognition
+        counts are reset; restarts are counted in the `ltn_recognizer_restarts` metric.
+        """
+        n = self._updates[module_id] = self._updates.get(module_id, 0) + 1
+        if n % RESTART_CHECK_EVERY or not 0 < unique_patches.shape[0] <= module.shape_recognizer.head.out_features:
+            return
+        with torch.no_grad():
+            labels = module.shape_recognizer(unique_patches).argmax(dim=1)
+        if labels.unique().numel() == labels.numel():
+            return
+        for layer in module.shape_recognizer.modules():
+            if hasattr(layer, "reset_parameters"):
+                layer.reset_parameters()
+        optimizer = self.get_optimizer(module_id)
+        for param in module.shape_recognizer.parameters():
+            optimizer.state.pop(param, None)
+        module.agent_tracker.hits.zero_()
+        module.agent_tracker.states.zero_()
+        self._restarts[module_id] = self._restarts.get(module_id, 0) + 1
 
     @override(DQNTorchLearner)
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
@@ -54,6 +84,7 @@ class SymDQNLearner(DQNTorchLearner):
         patches = self._patch_sets.setdefault(module_id, UniquePatchSet(int(mc.get("patch_capacity", 512))))
         cells = grid_patches(obs)  # [B, 25, 3, 10, 10]
         patches.add(cells)
+        self._maybe_restart(module_id, module, patches.tensor())
         sats = shape_axioms(module.shape_recognizer(patches.tensor()), p=float(mc.get("ltn_p", 8.0)))
         total = total + float(mc.get("shapes_weight", 1.0)) * shape_axioms_loss(sats)
         metrics.update(sats)
@@ -88,5 +119,6 @@ class SymDQNLearner(DQNTorchLearner):
             total = total + float(mc.get("reasoner_weight", 1.0)) * (1.0 - sat4)
             metrics[SAT_A4] = sat4.detach()
 
+        metrics[RECOGNIZER_RESTARTS] = torch.tensor(float(self._restarts.get(module_id, 0)))
         self.metrics.log_dict({k: v.detach() for k, v in metrics.items()}, key=module_id, window=1)
         return total

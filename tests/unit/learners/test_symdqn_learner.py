@@ -102,3 +102,19 @@ def test_action_reasoner_gradient_reaches_q_network(batch):
     (total - plain).backward()
     enc = sum(p.grad.abs().sum().item() for p in module.encoder.parameters() if p.grad is not None)
     assert enc > 0
+
+
+def test_collapsed_labelling_triggers_a_recognizer_restart(batch, monkeypatch):
+    import rllib_nsrl.learners.symdqn_learner as mod
+
+    monkeypatch.setattr(mod, "RESTART_CHECK_EVERY", 1)
+    config, learner = make_learner("SymDQN")
+    module = learner.module[MID]
+    with torch.no_grad():  # every patch gets the same label: a collapsed labelling
+        module.shape_recognizer.head.weight.zero_()
+        module.shape_recognizer.head.bias.copy_(torch.tensor([5.0, -5, -5, -5, -5]))
+    module.agent_tracker.states.fill_(3.0)
+    losses(config, learner, batch)
+    assert learner._restarts[MID] == 1
+    assert not torch.all(module.shape_recognizer.head.weight == 0)  # re-initialised
+    assert float(module.agent_tracker.states) <= 16  # counts restarted (one batch added since)
