@@ -56,6 +56,8 @@ def _check_value(key: str, f: Field, value: Any) -> Any:
     if f.choices is not None and value not in f.choices:
         hint = difflib.get_close_matches(str(value), [str(c) for c in f.choices], n=1)
         more = f" (did you mean {hint[0]!r}?)" if hint else ""
+        if str(value).count("(") != str(value).count(")"):
+            more = " (YAML splits an unquoted [a, b] list at commas: quote names like \"SymDQN(AR,AF)\")"
         raise SpecError(f"{key}: unknown value {value!r}{more}; valid: {', '.join(map(str, f.choices))}")
     if f.min is not None and value < f.min:
         raise SpecError(f"{key}: must be >= {f.min}, got {value!r}")

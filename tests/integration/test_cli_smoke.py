@@ -36,6 +36,14 @@ def test_quickstart_smoke_run_and_analysis(ray_session, repo_path, tmp_path):
     assert (tmp_path / "again" / "negative_ratio.png").exists()
 
 
+def test_ablation_smoke_runs_all_five_conditions(ray_session, repo_path, tmp_path):
+    run_dir = run_smoke(repo_path, tmp_path, "symdqn_ablation.yaml")
+    conditions = {t[0]["_model_config"]["condition"] for t in load_trials(run_dir)}
+    assert conditions == {"DuelDQN", "SymDQN", "SymDQN(AR)", "SymDQN(AF)", "SymDQN(AR,AF)"}
+    table = (run_dir / "analysis" / "summary.md").read_text()
+    assert all(c in table for c in conditions)
+
+
 def test_ilp_graph_smoke_run_and_analysis(ray_session, repo_path, tmp_path):
     run_dir = run_smoke(repo_path, tmp_path, "ilp_lifelong_graph.yaml")
     trials = load_trials(run_dir)

@@ -70,6 +70,13 @@ def test_bad_spec_is_one_clear_line(tmp_path, capsys, label, spec, expected):
     assert not (tmp_path / "runs").exists()  # validated before anything was written or started
 
 
+def test_unquoted_condition_with_comma_gets_a_yaml_hint(tmp_path, capsys):
+    path = tmp_path / "spec.yaml"
+    path.write_text("name: t\nkind: symdqn\nconditions: [DuelDQN, SymDQN(AR,AF)]\n")
+    code, err = run_cli(["validate", str(path)], capsys)
+    assert code == 2 and "conditions[1]: unknown value 'SymDQN(AR'" in err and "quote names" in err
+
+
 def test_missing_spec_file(tmp_path, capsys):
     code, err = run_cli(["run", str(tmp_path / "nope.yaml")], capsys)
     assert code == 2 and "nope.yaml: spec file not found" in err
