@@ -94,10 +94,11 @@ def validate_spec(data: dict, *, smoke: bool = False, source: str = "spec") -> d
     try:
         spec = validate(section, data)
         if smoke:
-            shrunk = deep_merge(deep_merge(data, smoke_defaults), spec.get("smoke") or {})
-            shrunk["seeds"] = shrunk.get("seeds", [0])[: smoke_defaults.get("_max_seeds", 1)]
-            shrunk.pop("_max_seeds", None)
-            spec = validate(section, {k: v for k, v in shrunk.items() if k != "_max_seeds"})
+            shrink = dict(smoke_defaults)
+            max_seeds = shrink.pop("_max_seeds", 1)
+            shrunk = deep_merge(deep_merge(data, shrink), spec.get("smoke") or {})
+            shrunk["seeds"] = list(shrunk.get("seeds", [0]))[:max_seeds]
+            spec = validate(section, shrunk)
             spec["smoke_run"] = True
         else:
             spec["smoke_run"] = False
