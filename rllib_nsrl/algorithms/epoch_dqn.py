@@ -33,6 +33,14 @@ class EpochDQN(DQN):
     def get_default_config(cls) -> EpochDQNConfig:
         return EpochDQNConfig()
 
+    @override(DQN)
+    def setup(self, config) -> None:
+        import torch
+
+        super().setup(config)
+        # Env runner and learner share this process; concurrent trials must not each take every core.
+        torch.set_num_threads(max(1, int(self.config.num_cpus_for_main_process)))
+
     def _episodes_lifetime(self) -> int:
         return int(self.metrics.peek((ENV_RUNNER_RESULTS, NUM_EPISODES_LIFETIME), default=0))
 
