@@ -51,7 +51,8 @@ class SymDQNLearner(DQNTorchLearner):
         counts are reset; restarts are counted in the `ltn_recognizer_restarts` metric.
         """
         n = self._updates[module_id] = self._updates.get(module_id, 0) + 1
-        if n % RESTART_CHECK_EVERY or not 0 < unique_patches.shape[0] <= module.shape_recognizer.head.out_features:
+        num_labels = module.shape_recognizer.head.out_features
+        if n % RESTART_CHECK_EVERY or not 0 < unique_patches.shape[0] <= num_labels:
             return
         with torch.no_grad():
             labels = module.shape_recognizer(unique_patches).argmax(dim=1)
