@@ -1,7 +1,9 @@
 """`nsrl`: run, analyze and benchmark neuro-symbolic RL experiments.
 
-User mistakes (bad spec, missing file, wrong flags) print one line `nsrl: error: ...` and exit 2
-before any Ray process starts; nothing already saved is overwritten.
+User mistakes print one line `nsrl: error: ...` and exit 2; nothing already saved is overwritten. A bad
+spec, file, flag, run directory, storage or address, and an experiment that cannot be resumed, are refused
+before any Ray process starts; a trial that no node can hold, right after Ray is up and before any trial.
+Storage and run directories may be URIs (docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 
 from rllib_nsrl.analysis.report import SPEC_FILE
 from rllib_nsrl.experiments.schema import SpecError
+
+JOIN_WAIT_S = 120.0  # on an attached cluster, how long nodes may take to join before a trial fits
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,53 +63,95 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check_run_dir(spec: dict, args) -> tuple[str, str]:
-    name = args.name or (spec["name"] + ("_smoke" if args.smoke else ""))
-    storage = args.storage
-    if "://" in storage:
-        return storage, name
-    path = Path(storage).resolve() / name
-    has_experiment = path.is_dir() and any(path.glob("experiment_state-*.json"))
+def _check_run_dir(spec: dict, exp, args):
+    """Refuse to overwrite a run or to resume nothing; on --resume, the read-only resume inspection."""
+    from rllib_nsrl.experiments import resume
+
+    names = exp.list()
+    has_experiment = any(n.startswith(resume.EXPERIMENT_STATE) for n in names)
     if args.resume and not has_experiment:
-        raise SpecError(f"--resume: {path} holds no Tune experiment to resume")
-    if not args.resume and path.exists():
-        raise SpecError(f"{path} already exists; pass --resume to continue it or --name to start a new run")
-    return storage, name
+        raise SpecError(f"--resume: {exp.uri} holds no Tune experiment to resume")
+    if not args.resume and exp.exists():
+        raise SpecError(
+            f"{exp.uri} already exists; pass --resume to continue it or --name to start a new run"
+        )
+    if not args.resume:
+        return None
+    if SPEC_FILE in names:
+        _check_same_spec(json.loads(exp.read_bytes(SPEC_FILE)), json.loads(json.dumps(spec)), args.spec)
+    return resume.inspect(exp)
+
+
+def _check_same_spec(saved, spec, source: str, prefix: str = "") -> None:
+    """A resumed run must use the spec it was started with (keys added since are fine)."""
+    for key in saved.keys() & spec.keys():
+        a, b = saved[key], spec[key]
+        if isinstance(a, dict) and isinstance(b, dict):
+            _check_same_spec(a, b, source, f"{prefix}{key}.")
+        elif a != b:
+            raise SpecError(
+                f"{source}: {prefix}{key}: is {b!r} but the experiment was started with {a!r} "
+                "(--resume needs the same spec and --smoke setting)"
+            )
 
 
 def cmd_run(args) -> int:
+    from rllib_nsrl.experiments.cluster import Location, check_address, check_resources
     from rllib_nsrl.experiments.spec import load_spec
 
     spec = load_spec(args.spec, smoke=args.smoke)
-    storage, name = _check_run_dir(spec, args)
+    name = args.name or (spec["name"] + ("_smoke" if args.smoke else ""))
+    storage = Location.parse(args.storage)
+    exp = storage.child(name)
+    repair = _check_run_dir(spec, exp, args)
     if args.address:
-        from rllib_nsrl.experiments.cluster import check_address
-
         check_address(args.address)
     from rllib_nsrl.experiments import runner
 
-    path = runner.experiment_path(storage, name)
-    if "://" not in path:
-        Path(path).mkdir(parents=True, exist_ok=True)
-        if not args.resume:
-            (Path(path) / SPEC_FILE).write_text(json.dumps(spec, indent=2))
-    print(f"nsrl: {spec['kind']} experiment {name!r} -> {path}", flush=True)
-    results = runner.run(spec, storage=storage, name=name, resume=args.resume, address=args.address)
+    runner.connect(args.address)
+    plan = runner.make_plan(spec)
+    check_resources(*runner.trial_resources(plan, spec), wait_s=JOIN_WAIT_S if args.address else 0)
+    if repair is not None:
+        repair.require_trials(runner.count_trials(plan))
+        repair.apply()
+    if not exp.exists(SPEC_FILE):
+        exp.write_bytes(SPEC_FILE, json.dumps(spec, indent=2).encode())
+    print(f"nsrl: {spec['kind']} experiment {name!r} -> {exp.uri}", flush=True)
+    results = runner.run(spec, plan, storage=storage, name=name, resume=args.resume)
     errors = [r for r in results if r.error is not None]
-    print(f"nsrl: {len(results) - len(errors)}/{len(results)} trials finished; results in {path}", flush=True)
+    done = len(results) - len(errors)
+    print(f"nsrl: {done}/{len(results)} trials finished; results in {exp.uri}", flush=True)
     if errors:
         for r in errors:
             print(f"nsrl: trial failed: {r.path}: {type(r.error).__name__}", file=sys.stderr)
         return 1
-    if not args.no_analyze and "://" not in path:
-        return cmd_analyze(argparse.Namespace(run_dir=path, out=None))
+    if not args.no_analyze:
+        return cmd_analyze(argparse.Namespace(run_dir=exp.uri, out=None))
     return 0
 
 
 def cmd_analyze(args) -> int:
     from rllib_nsrl.analysis.report import analyze
+    from rllib_nsrl.experiments.cluster import Location, is_uri
 
-    written = analyze(Path(args.run_dir), Path(args.out) if args.out else None)
+    if not is_uri(args.run_dir):
+        written = analyze(Path(args.run_dir), Path(args.out) if args.out else None)
+    else:  # a URI: analyse a local copy of the results (no checkpoints); write back next to them
+        import tempfile
+
+        run = Location.parse(args.run_dir, flag="run_dir")
+        if not run.exists(SPEC_FILE):
+            raise SpecError(f"{run.uri}: not an nsrl experiment directory (no {SPEC_FILE})")
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "run"
+            run.download(
+                local,
+                skip=lambda parts: parts[0] == "analysis" or any(p.startswith("checkpoint_") for p in parts),
+            )
+            out = Path(args.out) if args.out else Path(tmp) / "analysis"
+            written = analyze(local, out)
+            if not args.out:
+                written = run.child("analysis").upload(out)
     for p in written:
         print(f"nsrl: wrote {p}")
     return 0

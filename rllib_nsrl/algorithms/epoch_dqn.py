@@ -7,6 +7,7 @@ finished; RLlib then evaluates for `evaluation_duration` episodes (unit "episode
 
 from __future__ import annotations
 
+import numpy as np
 from ray.rllib.algorithms.dqn import DQN, DQNConfig
 from ray.rllib.utils.annotations import override
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_EPISODES_LIFETIME
@@ -40,6 +41,10 @@ class EpochDQN(DQN):
         super().setup(config)
         # Env runner and learner share this process; concurrent trials must not each take every core.
         torch.set_num_threads(max(1, int(self.config.num_cpus_for_main_process)))
+        # `debugging(seed=...)` seeds env runners and torch but not the replay buffer's own generator
+        # (RLlib notes, pitfall 6): unseeded, same-seed runs diverge at the first sampled batch.
+        if self.config.seed is not None and hasattr(self.local_replay_buffer, "rng"):
+            self.local_replay_buffer.rng = np.random.default_rng(self.config.seed)
 
     def _episodes_lifetime(self) -> int:
         return int(self.metrics.peek((ENV_RUNNER_RESULTS, NUM_EPISODES_LIFETIME), default=0))

@@ -1,20 +1,21 @@
 """Run a validated spec with Ray Tune: local Ray by default, or an existing cluster (`address`).
 
-Every experiment kind maps to (trainable, param_space, label, progress columns, stop); conditions
-or modes and seeds are Tune grid axes. Results land in `<storage>/<name>` (local path or URI).
+Every experiment kind maps to a `Plan` (trainable, param_space, label, progress columns, epochs);
+conditions or modes and seeds are Tune grid axes. Results land in `<storage>/<name>` (a local path or
+a URI, see `cluster.Location`). `make_plan` is called once Ray is up (some plans prepare data with Ray).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from rllib_nsrl.experiments.cluster import Location
 from rllib_nsrl.experiments.schema import SpecError
 from rllib_nsrl.rl_modules.conditions import slug
 
-# Loopback-only Ray on single-node Linux (see README "Cluster"): set before Ray is imported.
+# Loopback-only Ray on single-node Linux (docs/cluster.md): set before Ray is imported.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
@@ -74,49 +75,80 @@ def trial_dirname(trial) -> str:
 
 
 def experiment_path(storage: str, name: str) -> str:
-    return storage.rstrip("/") + "/" + name if "://" in storage else str(Path(storage).resolve() / name)
+    return Location.parse(storage).child(name).uri
 
 
-def run(
-    spec: dict, *, storage: str, name: str, resume: bool = False, address: str | None = None, verbose: int = 0
-):
-    """Run (or resume) the experiment; returns the Tune `ResultGrid`."""
+def connect(address: str | None = None) -> None:
+    """Attach to the cluster at `address` ('auto' inside `ray job submit`), else start a local Ray."""
     import ray
-    from ray import tune
-
-    from rllib_nsrl.experiments.progress import ProgressPrinter
 
     if address:
         ray.init(address=address, log_to_driver=False)
     elif not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False)
-    plan = make_plan(spec)
-    path = experiment_path(storage, name)
-    progress = ProgressPrinter(plan.label, plan.columns, plan.epochs)
+
+
+def _variants(plan: Plan):
+    from ray.tune.search.variant_generator import generate_variants
+
+    space = plan.param_space.to_dict() if hasattr(plan.param_space, "to_dict") else plan.param_space
+    return [resolved for _, resolved in generate_variants(space)]
+
+
+def count_trials(plan: Plan) -> int:
+    return len(_variants(plan))
+
+
+def trial_resources(plan: Plan, spec: dict) -> tuple[list[dict], str]:
+    """(resource bundles, placement strategy) of one trial: an RLlib Algorithm asks for its own
+    (`num_cpus_for_main_process`, `num_gpus_per_learner`, runners); a function trainable gets the spec's."""
+    if isinstance(plan.trainable, type):
+        import logging
+
+        rllib_log = logging.getLogger("ray.rllib")
+        level = rllib_log.level
+        rllib_log.setLevel(logging.ERROR)  # validating the config repeats RLlib's new-API-stack notice
+        try:
+            request = plan.trainable.default_resource_request(_variants(plan)[0])
+        finally:
+            rllib_log.setLevel(level)
+        if request is not None:
+            return [dict(b) for b in request.bundles], request.strategy
+    res = spec["resources"]
+    return [{"CPU": res["cpus_per_trial"], "GPU": res["gpus_per_trial"]}], "PACK"
+
+
+def run(spec: dict, plan: Plan, *, storage: Location, name: str, resume: bool = False, verbose: int = 0):
+    """Run (or resume) the experiment on the connected Ray; returns the Tune `ResultGrid`."""
+    from ray import tune
+
+    from rllib_nsrl.experiments.progress import ProgressPrinter
+
+    trainable = _with_resources(plan.trainable, spec)
     if resume:
         tuner = tune.Tuner.restore(
-            path, trainable=_with_resources(plan.trainable, spec), resume_errored=True, restart_errored=False
+            storage.child(name).uri, trainable=trainable, resume_errored=True, restart_errored=False
         )
-    else:
-        res = spec["resources"]
-        tuner = tune.Tuner(
-            _with_resources(plan.trainable, spec),
-            param_space=plan.param_space,
-            tune_config=tune.TuneConfig(
-                max_concurrent_trials=res["max_concurrent_trials"] or None,
-                trial_dirname_creator=trial_dirname,
-                trial_name_creator=lambda t: trial_dirname(t).rsplit("_", 1)[0],
-            ),
-            run_config=tune.RunConfig(
-                name=name,
-                storage_path=storage if "://" in storage else str(Path(storage).resolve()),
-                stop={"training_iteration": plan.epochs},
-                checkpoint_config=_checkpoint_config(plan, spec),
-                failure_config=tune.FailureConfig(max_failures=spec["failure"]["max_failures"]),
-                callbacks=[progress],
-                verbose=verbose,
-            ),
-        )
+        return tuner.fit()
+    res = spec["resources"]
+    tuner = tune.Tuner(
+        trainable,
+        param_space=plan.param_space,
+        tune_config=tune.TuneConfig(
+            max_concurrent_trials=res["max_concurrent_trials"] or None,
+            trial_dirname_creator=trial_dirname,
+            trial_name_creator=lambda t: trial_dirname(t).rsplit("_", 1)[0],
+        ),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=storage.uri,
+            stop={"training_iteration": plan.epochs},
+            checkpoint_config=_checkpoint_config(plan, spec),
+            failure_config=tune.FailureConfig(max_failures=spec["failure"]["max_failures"]),
+            callbacks=[ProgressPrinter(plan.label, plan.columns, plan.epochs)],
+            verbose=verbose,
+        ),
+    )
     return tuner.fit()
 
 

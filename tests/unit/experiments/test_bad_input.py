@@ -1,5 +1,11 @@
-"""Bad input: one line naming the culprit, exit 2, no traceback, nothing overwritten (no Ray started)."""
+"""Bad input: one line naming the culprit, exit 2, no traceback, nothing overwritten.
 
+No Ray is started, except by the `ray`-marked cases: damaged experiments on `--resume` (one tiny Tune run
+serves them all) and resources no node can hold (checked against the shared Ray session).
+"""
+
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,13 +32,16 @@ def with_(base, **over):
 
 
 CASES = [
-    ("unknown top key", with_(BASE, conditons=["DuelDQN"]), "conditons: unknown key (did you mean 'conditions'?)"),
+    ("unknown top key", with_(BASE, conditons=["DuelDQN"]),
+     "conditons: unknown key (did you mean 'conditions'?)"),
     ("unknown nested key", with_(BASE, dqn__learning_rate=0.1), "dqn.learning_rate: unknown key"),
     ("wrong type", with_(BASE, dqn__lr="fast"), "dqn.lr: must be float"),
     ("out of range", with_(BASE, dqn__gamma=1.5), "dqn.gamma: must be <= 1.0"),
-    ("unknown condition", with_(BASE, conditions=["SymDQN(AX)"]), "conditions[0]: unknown value 'SymDQN(AX)'"),
+    ("unknown condition", with_(BASE, conditions=["SymDQN(AX)"]),
+     "conditions[0]: unknown value 'SymDQN(AX)'"),
     ("unknown env", with_(BASE, env__name="Atari"), "env.name: unknown value 'Atari'"),
-    ("unknown kind", with_(BASE, kind="symdq"), "kind: unknown experiment kind 'symdq' (did you mean 'symdqn'?)"),
+    ("unknown kind", with_(BASE, kind="symdq"),
+     "kind: unknown experiment kind 'symdq' (did you mean 'symdqn'?)"),
     ("empty seeds", with_(BASE, seeds=[]), "seeds: needs at least 1 item"),
     ("duplicate seeds", with_(BASE, seeds=[1, 1]), "seeds: seeds must be distinct"),
     ("negative seed", with_(BASE, seeds=[-3]), "seeds[0]: must be >= 0"),
@@ -48,7 +57,8 @@ CASES = [
     ("unknown ILP domain", with_(ILP, domain="grph"), "domain: unknown value 'grph' (did you mean 'graph'?)"),
     ("unknown ILP mode", with_(ILP, modes=["forever"]), "modes[0]: unknown value 'forever'"),
     ("arity too small", with_(ILP, domain="arithmetic", model__kb_channels=[8, 8, 8],
-                              model__head_channels=[8, 8, 8]), "model: arithmetic needs predicates of arity 3"),
+                              model__head_channels=[8, 8, 8]),
+     "model: arithmetic needs predicates of arity 3"),
 ]
 
 
@@ -132,3 +142,122 @@ def test_console_script_exit_code_and_no_traceback(tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "dqn.lr: must be float" in proc.stderr
+
+
+# ---------------------------------------------------------------- --resume on a damaged experiment
+# One real experiment (a tiny ILP run through Tune), marked as interrupted while its trial ran, is
+# copied and damaged per case; `--resume` must refuse it with one line and leave every file as it was.
+
+TINY_ILP = {**ILP, "name": "exp", "modes": ["lifelong"], "model": {"kb_depth": 1},
+            "training": {"epochs_per_task": 1, "batches_per_epoch": 1, "batch_size": 2},
+            "evaluation": {"test_size": 2, "test_size_2x": 1, "eval_batch_size": 2,
+                           "n_objects": 6}}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def interrupted(tmp_path_factory, ray_session):
+    root = tmp_path_factory.mktemp("interrupted")
+    spec = root / "spec.yaml"
+    spec.write_text(yaml.safe_dump(TINY_ILP))
+    assert main(["run", str(spec), "--storage", str(root / "runs"), "--no-analyze"]) == 0
+    (state_file,) = (root / "runs" / "exp").glob("experiment_state-*.json")
+    state = json.loads(state_file.read_text())
+    for entry in state["trial_data"]:  # what a driver killed mid-trial leaves: the trial still RUNNING
+        trial = json.loads(entry[0])
+        entry[0] = json.dumps({**trial, "status": "RUNNING"})
+    state_file.write_text(json.dumps(state))
+    return root
+
+
+def latest_checkpoint(exp: Path) -> Path:
+    (trial,) = [d for d in exp.iterdir() if d.is_dir()]
+    return max(trial.glob("checkpoint_*"))
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def truncate_all(paths) -> None:
+    for path in paths:
+        truncate(path)
+
+
+def flip_middle_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def changed_spec(exp: Path, spec: Path) -> Path:
+    other = exp.parent.parent / "changed.yaml"  # this test's tmp_path
+    other.write_text(yaml.safe_dump(with_(TINY_ILP, training__lr=0.01)))
+    return other
+
+
+RESUME_CASES = [
+    ("truncated checkpoint", lambda e, s: truncate(latest_checkpoint(e) / "ilp_state.pt"),
+     "ilp_state.pt is a truncated torch archive"),
+    ("corrupt checkpoint", lambda e, s: flip_middle_byte(latest_checkpoint(e) / "ilp_state.pt"),
+     "ilp_state.pt has a corrupt member"),
+    ("empty checkpoint file", lambda e, s: (latest_checkpoint(e) / "ilp_state.pt").write_bytes(b""),
+     "ilp_state.pt is empty"),
+    ("missing checkpoint", lambda e, s: shutil.rmtree(latest_checkpoint(e)), "is missing"),
+    ("truncated experiment state", lambda e, s: truncate_all(e.glob("experiment_state-*.json")),
+     "holds no readable Tune experiment state"),
+    ("truncated tuner.pkl", lambda e, s: truncate(e / "tuner.pkl"), "tuner.pkl is missing or truncated"),
+    ("spec changed on resume", changed_spec,
+     "training.lr: is 0.01 but the experiment was started with 0.001"),
+]  # fmt: skip
+
+
+def snapshot(folder: Path) -> dict:
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("label, damage, expected", RESUME_CASES, ids=[c[0] for c in RESUME_CASES])
+def test_resume_refuses_a_damaged_experiment(interrupted, tmp_path, capsys, label, damage, expected):
+    shutil.copytree(interrupted / "runs", tmp_path / "runs")
+    exp, spec = tmp_path / "runs" / "exp", interrupted / "spec.yaml"
+    spec = damage(exp, spec) or spec  # a damage returns the spec to resume with, if it changes it
+    before = snapshot(exp)
+    code, err = run_cli(["run", str(spec), "--storage", str(tmp_path / "runs"), "--resume"], capsys)
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and err.startswith("nsrl: error: ")
+    assert expected in err, err
+    assert snapshot(exp) == before  # refused before anything was moved, written or started
+
+
+# ---------------------------------------------------------------- resources no node can hold
+
+RESOURCE_CASES = [
+    ("GPU on a machine without", with_(TINY_ILP, resources__gpus_per_trial=1),
+     "resources.gpus_per_trial: a trial needs CPU 1, GPU 1 on one node, but no node"),
+    ("more CPUs than any node", with_(TINY_ILP, resources__cpus_per_trial=64),
+     "resources.cpus_per_trial: a trial needs CPU 64 on one node"),
+    ("RLlib trial asks for a GPU", with_(BASE, resources__gpus_per_trial=1),
+     "resources.gpus_per_trial: a trial needs CPU 1, GPU 1 on one node"),
+]  # fmt: skip
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("label, spec, expected", RESOURCE_CASES, ids=[c[0] for c in RESOURCE_CASES])
+def test_unsatisfiable_resources_fail_before_any_trial(ray_session, tmp_path, capsys, label, spec, expected):
+    if ray_session.cluster_resources().get("GPU") and "GPU" in expected:
+        spec = with_(spec, resources__gpus_per_trial=1024)
+        expected = expected.replace("GPU 1 ", "GPU 1024 ")
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    code, err = run_cli(["run", str(path), "--storage", str(tmp_path / "runs")], capsys)
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert expected in err, err
+    assert not (tmp_path / "runs").exists()  # refused before the run directory was created
+
+
+def test_storage_uri_that_cannot_be_opened(tmp_path, capsys, repo_path):
+    spec = str(Path(repo_path) / "tune_configs" / "quickstart.yaml")
+    code, err = run_cli(["run", spec, "--storage", "nosuchfs://bucket/runs"], capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "--storage: cannot open 'nosuchfs://bucket/runs'" in err

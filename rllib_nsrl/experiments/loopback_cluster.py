@@ -1,0 +1,152 @@
+"""A multi-node Ray cluster on one machine, on 127.0.0.1 only: rehearse docs/cluster.md, inject node loss.
+
+    RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 python -m rllib_nsrl.experiments.loopback_cluster --workers 1
+
+prints one JSON line (`gcs`, `dashboard`, `head`, `workers`), then takes `remove`, `add` or `exit` on
+stdin and answers each with one JSON line. `LoopbackCluster` drives it from Python (the tests do).
+
+A second `ray start` is refused on Linux with loopback-only Ray, so the nodes come from
+`ray.cluster_utils.Cluster`: a head (dashboard and job server on 127.0.0.1) and worker raylets, each a
+separate set of processes. Token authentication stays as Ray configures it (on by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+
+
+class LoopbackCluster:
+    """The cluster above, served by a child process. Attributes: `gcs` ("127.0.0.1:PORT", for
+    `nsrl run --address`), `dashboard` (the job server's URL, for `ray job submit --address`), `head` and
+    `workers` (node ids)."""
+
+    def __init__(self, workers: int = 1, cpus: float = 1, head_cpus: float | None = None, env=None):
+        args = ["--workers", str(workers), "--cpus", str(cpus)]
+        if head_cpus is not None:
+            args += ["--head-cpus", str(head_cpus)]
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "rllib_nsrl.experiments.loopback_cluster", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        ready = self._answer()
+        self.gcs, self.dashboard = ready["gcs"], ready["dashboard"]
+        self.head, self.workers = ready["head"], list(ready["workers"])
+
+    def _answer(self) -> dict:
+        line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"loopback cluster exited with code {self._proc.wait()}")
+        return json.loads(line)
+
+    def _command(self, command: str) -> dict:
+        self._proc.stdin.write(command + "\n")
+        self._proc.stdin.flush()
+        return self._answer()
+
+    def remove_worker(self) -> str:
+        """Kill the newest worker node's processes at once (no graceful drain); returns its id."""
+        node = self._command("remove")["removed"]
+        self.workers.remove(node)
+        return node
+
+    def add_worker(self) -> str:
+        node = self._command("add")["added"]
+        self.workers.append(node)
+        return node
+
+    def stop(self, timeout_s: float = 60) -> None:
+        if self._proc.poll() is None:
+            try:
+                self._command("exit")
+                self._proc.wait(timeout=timeout_s)
+            except (OSError, ValueError, RuntimeError, subprocess.TimeoutExpired):
+                self._proc.kill()
+                self._proc.wait()
+
+    def __enter__(self) -> LoopbackCluster:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _say(**msg) -> None:
+    print(json.dumps(msg), flush=True)
+
+
+def serve(argv=None) -> int:
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before Ray is imported
+    p = argparse.ArgumentParser(description="loopback multi-node Ray cluster; stdin: remove | add | exit")
+    p.add_argument("--workers", type=int, default=1, help="worker nodes besides the head")
+    p.add_argument("--cpus", type=float, default=1, help="CPUs of each node")
+    p.add_argument("--head-cpus", type=float, help="CPUs of the head (default: --cpus)")
+    args = p.parse_args(argv)
+    from ray.cluster_utils import Cluster
+
+    dashboard_port = _free_port()
+    head = {
+        "num_cpus": args.cpus if args.head_cpus is None else args.head_cpus,
+        "node_ip_address": "127.0.0.1",
+        "include_dashboard": True,
+        "dashboard_host": "127.0.0.1",
+        "dashboard_port": dashboard_port,
+        "dashboard_agent_listen_port": _free_port(),
+    }
+    cluster = Cluster(initialize_head=True, head_node_args=head)
+    added = 0
+
+    def add_worker():
+        # One runtime-env directory per node, as on separate machines: a node setting up a job's
+        # working_dir replaces that directory, which would pull the cwd from under the job's driver.
+        nonlocal added
+        added += 1
+        return cluster.add_node(
+            num_cpus=args.cpus,
+            node_ip_address="127.0.0.1",
+            runtime_env_dir_name=f"runtime_resources_w{added}",
+        )
+
+    try:
+        workers = [add_worker() for _ in range(args.workers)]
+        cluster.wait_for_nodes()
+        _say(
+            gcs=cluster.address,
+            dashboard=f"http://127.0.0.1:{dashboard_port}",
+            head=cluster.head_node.node_id,
+            workers=[w.node_id for w in workers],
+        )
+        for line in sys.stdin:
+            command = line.strip()
+            if command == "remove" and workers:
+                node = workers.pop()
+                cluster.remove_node(node, allow_graceful=False)
+                _say(removed=node.node_id)
+            elif command == "add":
+                workers.append(add_worker())
+                _say(added=workers[-1].node_id)
+            elif command == "exit":
+                break
+            else:
+                _say(error=f"unknown command {command!r}")
+    finally:
+        cluster.shutdown()
+    _say(stopped=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve())
