@@ -1,0 +1,31 @@
+"""Speed benchmarks behind `nsrl bench {env,train}` (issue 4; findings in docs/speed.md).
+
+Each prints a human-readable table and then one line `BENCH_JSON {...}` with the figures, so runs can
+be compared over time. Speed is measured here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import json
+
+JSON_PREFIX = "BENCH_JSON "
+
+
+def run_bench(what: str, *, seconds: float = 20.0, seed: int = 0) -> int:
+    """Run benchmark `what` ("env" or "train") and print its table and JSON line; exit code 0."""
+    if what == "env":
+        from rllib_nsrl.bench.env_bench import format_env_table, run_env_bench
+
+        res, fmt = run_env_bench(seconds=seconds, seed=seed), format_env_table
+    elif what == "train":
+        from rllib_nsrl.bench.train_bench import format_train_table, run_train_bench
+
+        res, fmt = run_train_bench(seconds=seconds, seed=seed), format_train_table
+    else:
+        raise ValueError(f"unknown benchmark {what!r}; valid: env, train")
+    print(fmt(res))
+    print(JSON_PREFIX + json.dumps(res, sort_keys=True), flush=True)
+    return 0
+
+
+__all__ = ["JSON_PREFIX", "run_bench"]

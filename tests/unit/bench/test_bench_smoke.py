@@ -1,0 +1,66 @@
+"""`nsrl bench`: each benchmark runs on a tiny budget and prints one well-formed JSON line.
+
+Speed is never asserted here (issue 4): only that the figures exist, are consistent and parse.
+"""
+
+import json
+import math
+
+import pytest
+
+from rllib_nsrl.bench import JSON_PREFIX, run_bench
+from rllib_nsrl.bench.plain_dqn import PlainDuelingDQN
+from rllib_nsrl.experiments.spec import validate_spec
+
+
+def bench_json(out: str) -> dict:
+    lines = [line for line in out.splitlines() if line.startswith(JSON_PREFIX)]
+    assert len(lines) == 1, out
+    return json.loads(lines[0][len(JSON_PREFIX) :])
+
+
+def test_env_bench_prints_table_and_json(capsys):
+    assert run_bench("env", seconds=0.05, seed=0) == 0
+    out = capsys.readouterr().out
+    res = bench_json(out)
+    assert "ShapesGridEnv" in out and res["bench"] == "env"
+    assert set(res["envs"]) == {"shapes_grid", "shapes_grid_render", "blocksworld", "blocksworld_reset"}
+    for rec in res["envs"].values():
+        assert rec["steps"] >= 1 and rec["seconds"] > 0
+        assert math.isclose(rec["steps_per_s"], rec["steps"] / rec["seconds"])
+
+
+def test_unknown_benchmark_raises():
+    with pytest.raises(ValueError, match="unknown benchmark"):
+        run_bench("nope", seconds=0.01)
+
+
+def test_plain_loop_follows_the_update_schedule():
+    dqn = validate_spec({"name": "t", "kind": "symdqn"})["dqn"]
+    dqn = {**dqn, "learning_starts": 4, "target_update_freq": 5}
+    agent = PlainDuelingDQN({"max_steps": 6}, dqn, seed=0)
+    before = {k: v.clone() for k, v in agent.target.state_dict().items()}
+    for _ in range(10):
+        agent.step()
+    assert agent.env_steps == 10 and agent.updates == 10 - 4 + 1  # 1 update per step once learning starts
+    target, online = agent.target.state_dict(), agent.q.state_dict()
+    assert all(v.equal(online[k]) for k, v in target.items())  # copied at steps 5 and 10
+    assert any(not v.equal(before[k]) for k, v in target.items())
+    assert 0.05 <= agent.epsilon() <= 0.95
+
+
+@pytest.mark.ray
+def test_train_bench_json_is_well_formed():
+    # No `ray_session` fixture: the bench starts (and stops) its own loopback Ray with address="local"
+    # unless one is already initialised, so it never attaches to another process's cluster.
+    from rllib_nsrl.bench.train_bench import VARIANTS, format_train_table, run_train_bench
+
+    tiny = {"env": {"config": {"max_steps": 6}}, "dqn": {"learning_starts": 4}}
+    res = run_train_bench(seconds=0.01, seed=0, rounds=1, spec_over=tiny)
+    assert list(res["variants"]) == list(VARIANTS)
+    for rec in res["variants"].values():
+        assert rec["updates"] >= 0 and rec["env_steps"] > 0 and rec["seconds"] > 0
+        assert math.isclose(rec["updates_per_s"], rec["updates"] / rec["seconds"])
+    assert set(res["ratios"]) == {"b_over_a", "c_over_b"}
+    assert "b/a" in format_train_table(res)
+    json.loads(json.dumps(res))  # the JSON line is exactly this dict
