@@ -20,6 +20,7 @@ from rllib_nsrl.constants import (
     RECOGNIZER_RESTARTS,
     REWARD_PRED_MSE,
     SAT_A4,
+    SHAPE_PROBS,
 )
 from rllib_nsrl.rl_modules.dueling_q_module import split_observation
 from rllib_nsrl.symbolic.action_reasoner import action_reasoner_sat
@@ -41,7 +42,7 @@ class SymDQNLearner(DQNTorchLearner):
         self._updates: dict[str, int] = {}
         self._restarts: dict[str, int] = {}
 
-    def _maybe_restart(self, module_id, module, unique_patches: torch.Tensor) -> None:
+    def _maybe_restart(self, module_id, module, unique_patches: torch.Tensor) -> bool:
         """Random restart of the ShapeRecognizer when A1–A3 sit in their known local optimum.
 
         With p = 8 the ∃ of A1 passes almost no gradient to a label whose truth is near 0, so descent
@@ -53,11 +54,11 @@ class SymDQNLearner(DQNTorchLearner):
         n = self._updates[module_id] = self._updates.get(module_id, 0) + 1
         num_labels = module.shape_recognizer.head.out_features
         if n % RESTART_CHECK_EVERY or not 0 < unique_patches.shape[0] <= num_labels:
-            return
+            return False
         with torch.no_grad():
             labels = module.shape_recognizer(unique_patches).argmax(dim=1)
         if labels.unique().numel() == labels.numel():
-            return
+            return False
         for layer in module.shape_recognizer.modules():
             if hasattr(layer, "reset_parameters"):
                 layer.reset_parameters()
@@ -67,6 +68,31 @@ class SymDQNLearner(DQNTorchLearner):
         module.agent_tracker.hits.zero_()
         module.agent_tracker.states.zero_()
         self._restarts[module_id] = self._restarts.get(module_id, 0) + 1
+        return True
+
+    @override(DQNTorchLearner)
+    def configure_optimizers_for_module(self, module_id, config=None) -> None:
+        """RLlib's default Adam, fused: one kernel for all parameters (CPU too since torch 2.4); on
+        this 1 M-weight network ≈ 1 ms per step instead of ≈ 10 ms for the per-tensor loop."""
+        params = self.get_parameters(self._module[module_id])
+        optimizer = torch.optim.Adam(params, fused=True)
+        self.register_optimizer(
+            module_id=module_id, optimizer=optimizer, params=params, lr_or_lr_schedule=config.lr
+        )
+
+    @override(DQNTorchLearner)
+    def apply_gradients(self, gradients_dict) -> None:
+        """One fused norm as the finiteness test; RLlib's own path (two `isfinite` passes per
+        parameter, ≈ 8 ms per update here) only when some gradient is not finite."""
+        grads = [g for g in gradients_dict.values() if g is not None]
+        plain = self._grad_scalers is None and self._lr_scheduler_classes is None
+        if not (plain and grads and bool(torch.isfinite(torch.nn.utils.get_total_norm(grads, foreach=True)))):
+            return super().apply_gradients(gradients_dict)
+        for pid, grad in gradients_dict.items():
+            self._params[pid].grad = grad
+        for module_id, names in self._module_optimizers.items():
+            for name in names:
+                self.get_optimizer(module_id, name).step()
 
     @override(DQNTorchLearner)
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
@@ -85,13 +111,17 @@ class SymDQNLearner(DQNTorchLearner):
         patches = self._patch_sets.setdefault(module_id, UniquePatchSet(int(mc.get("patch_capacity", 512))))
         cells = grid_patches(obs)  # [B, 25, 3, 10, 10]
         patches.add(cells)
-        self._maybe_restart(module_id, module, patches.tensor())
+        restarted = self._maybe_restart(module_id, module, patches.tensor())
         sats = shape_axioms(module.shape_recognizer(patches.tensor()), p=float(mc.get("ltn_p", 8.0)))
         total = total + float(mc.get("shapes_weight", 1.0)) * shape_axioms_loss(sats)
         metrics.update(sats)
 
         # Self-recognition and RewardPredictor on the cell the taken action entered.
-        probs = module.shape_recognizer.cell_truths(cells)  # [B, 25, 5]
+        # [B, 25, 5], used detached only: the module's training pass computed them (unless the
+        # recognizer was just restarted)
+        probs = fwd_out.get(SHAPE_PROBS) if not restarted else None
+        if probs is None:
+            probs = module.shape_recognizer.cell_truths(cells)
         module.agent_tracker.update(probs.detach())
         agent = agent_cell_from_probs(probs.detach(), module.agent_tracker.agent_label_tensor())
         entered = next_cells(agent)  # [B, 4]

@@ -21,7 +21,7 @@ from ray.rllib.utils.annotations import override
 from ray.rllib.utils.schedules.scheduler import Scheduler
 from torch import nn
 
-from rllib_nsrl.constants import ACTION_MASK, OBS
+from rllib_nsrl.constants import ACTION_MASK, HEAD_FEATURES, OBS
 from rllib_nsrl.rl_modules.encoders import GridEncoder, MLPEncoder, dueling_heads
 
 
@@ -75,7 +75,8 @@ class DuelingQModule(DefaultDQNTorchRLModule):
     def _qf_forward_helper(self, batch: dict, encoder: nn.Module, head: dict) -> dict:
         obs, mask = split_observation(batch[Columns.OBS])
         features = encoder(obs)
-        extra = self.extra_features(obs)
+        # online and target passes of one update share them (see SymDQNModule._forward_train)
+        extra = batch[HEAD_FEATURES] if HEAD_FEATURES in batch else self.extra_features(obs)
         if extra is not None:
             features = torch.cat([features, extra], dim=-1)
         advantages = head["af"](features)

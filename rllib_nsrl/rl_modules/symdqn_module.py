@@ -10,11 +10,16 @@ from their own losses (axioms A1–A3, reward MSE), so the DQN loss cannot bend 
 from __future__ import annotations
 
 import torch
+import tree
+from ray.rllib.algorithms.dqn.default_dqn_rl_module import QF_NEXT_PREDS, QF_PREDS, QF_TARGET_NEXT_PREDS
+from ray.rllib.algorithms.dqn.torch.default_dqn_torch_rl_module import DefaultDQNTorchRLModule
+from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.rl_module import RLModule
 from ray.rllib.utils.annotations import override
 
+from rllib_nsrl.constants import HEAD_FEATURES, SHAPE_PROBS
 from rllib_nsrl.rl_modules.conditions import CONDITIONS
-from rllib_nsrl.rl_modules.dueling_q_module import DuelingQModule
+from rllib_nsrl.rl_modules.dueling_q_module import DuelingQModule, split_observation
 from rllib_nsrl.symbolic.action_filter import action_filter_mask
 from rllib_nsrl.symbolic.grid_dynamics import AgentLabelTracker, agent_cell_from_probs, next_cells
 from rllib_nsrl.symbolic.reward_predictor import RewardPredictor
@@ -61,6 +66,27 @@ class SymDQNModule(DuelingQModule):
             probs = self.shape_truths(obs)
             cell_rewards = self.reward_predictor(probs)  # [B, 25]
         return torch.cat([probs.flatten(1), cell_rewards], dim=-1)
+
+    @override(DefaultDQNTorchRLModule)
+    def _forward_train(self, batch: dict) -> dict:
+        """RLlib's double-Q training pass, with the symbolic features of obs and next obs computed
+        once and shared by the online and the target heads; also returns the obs' cell truths
+        (`SHAPE_PROBS` [B, 25, 5]) so that the learner need not recompute them."""
+        if not (self.symbolic and self.uses_double_q):
+            return super()._forward_train(batch)
+        obs, _ = split_observation(batch[Columns.OBS])
+        nxt, _ = split_observation(batch[Columns.NEXT_OBS])
+        n = obs.shape[0]
+        extra = self.extra_features(torch.cat([obs, nxt]))
+        both = tree.map_structure(lambda x, y: torch.cat([x, y]), batch[Columns.OBS], batch[Columns.NEXT_OBS])
+        q = self.compute_q_values({Columns.OBS: both, HEAD_FEATURES: extra})[QF_PREDS]
+        target = self.forward_target({Columns.OBS: batch[Columns.NEXT_OBS], HEAD_FEATURES: extra[n:]})
+        return {
+            QF_PREDS: q[:n],
+            QF_NEXT_PREDS: q[n:],
+            QF_TARGET_NEXT_PREDS: target[QF_PREDS],
+            SHAPE_PROBS: extra[:n, : NUM_CELLS * NUM_LABELS].reshape(n, NUM_CELLS, NUM_LABELS),
+        }
 
     def action_filter_mask(self, obs: torch.Tensor) -> torch.Tensor | None:
         """ActionFilter (evaluation): bool [B, 4] of kept actions, or None when the filter is off."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rllib_nsrl.symbolic.patches import CELL, CHANNELS, grid_patches
+from rllib_nsrl.symbolic.patches import CELL, CHANNELS, distinct_rows, grid_patches
 
 NUM_LABELS = 5
 
@@ -54,9 +54,16 @@ class ShapeRecognizer(nn.Module):
         return torch.sigmoid(self.logits(patches))
 
     def cell_truths(self, cell_patches: torch.Tensor) -> torch.Tensor:
-        """Per-cell truths of whole grids: [B, 25, 3, 10, 10] → [B, 25, num_labels]."""
+        """Per-cell truths of whole grids: [B, 25, 3, 10, 10] → [B, 25, num_labels].
+
+        The CNN runs once per *distinct* patch (a ShapesGrid batch shows at most five glyph images
+        in its B·25 cells) and the truths are gathered back: same values, and the same gradients
+        (the gather's backward sums them per distinct patch).
+        """
         b, k = cell_patches.shape[:2]
-        return self(cell_patches.reshape(b * k, *cell_patches.shape[2:])).reshape(b, k, -1)
+        flat = cell_patches.reshape(b * k, *cell_patches.shape[2:])
+        first, inverse = distinct_rows(flat.detach().reshape(b * k, -1))
+        return self(flat[first])[inverse].reshape(b, k, -1)
 
     def observation_truths(self, obs: torch.Tensor) -> torch.Tensor:
         """Channels-last observations [B, 50, 50, 3] → per-cell truths [B, 25, num_labels]."""
