@@ -27,7 +27,14 @@ BLOCKS_SCHEMA = {
     "tasks": Field(
         list, list(range(NUM_TASKS)), item=Field(int, min=0, max=NUM_TASKS - 1), min_len=1, check=_distinct
     ),
-    "env": Section({"num_blocks": Field(int, 6, min=2), "max_steps": Field(int, 50, min=1)}),
+    "env": Section(
+        {
+            "num_blocks": Field(int, 6, min=2),
+            "max_steps": Field(int, 50, min=1),
+            # a PDDL domain file to load instead of the built-in one (same predicates and operators)
+            "domain_file": Field(str, None, nullable=True),
+        }
+    ),
     "data": Section(
         {
             "dir": Field(str, "runs/datasets/blocksworld"),  # root; one sub-folder per data setting
@@ -85,6 +92,19 @@ BLOCKS_SMOKE = {
 
 
 def check_blocks(spec: dict) -> None:
+    domain = spec["env"]["domain_file"]
+    if domain is not None:
+        from pathlib import Path
+
+        from rllib_nsrl.envs.blocksworld.pddl_files import load_domain
+
+        if not Path(domain).is_file():
+            raise SpecError(f"env.domain_file: {domain}: no such file")
+        spec["env"]["domain_file"] = str(Path(domain).resolve())  # trials run in other directories
+        try:
+            load_domain(domain)
+        except ValueError as err:  # "<file>:<line>: message"
+            raise SpecError(f"env.domain_file: {err}") from None
     t = spec["training"]
     if t["updates_per_task"] % t["eval_every"]:
         raise SpecError(

@@ -85,7 +85,7 @@ def connect(address: str | None = None) -> None:
     if address:
         ray.init(address=address, log_to_driver=False)
     elif not ray.is_initialized():
-        ray.init(include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", include_dashboard=False, log_to_driver=False)  # never a stray cluster
 
 
 def _variants(plan: Plan):

@@ -110,12 +110,13 @@ class TransitionSampler:
 
 @torch.no_grad()
 def evaluate(
-    module: NLMActorCritic, task: int, num_blocks: int, episodes: int, max_steps: int, seed: int, greedy=True
+    module: NLMActorCritic, task: int, num_blocks: int, episodes: int, max_steps: int, seed: int, greedy=True,
+    domain_file: str | None = None,
 ) -> dict[str, float]:
     """Run ``episodes`` fresh episodes in lockstep: mean steps to the goal (a failure counts ``max_steps``)
     and success rate."""
-    envs = [BlocksWorldEnv({"task": task, "num_blocks": num_blocks, "max_steps": max_steps})
-            for _ in range(episodes)]
+    env_cfg = {"task": task, "num_blocks": num_blocks, "max_steps": max_steps, "domain_file": domain_file}
+    envs = [BlocksWorldEnv(env_cfg) for _ in range(episodes)]
     obs = [env.reset(seed=_seed(seed, i))[0] for i, env in enumerate(envs)]
     steps, success = np.full(episodes, float(max_steps)), np.zeros(episodes)
     active = list(range(episodes))
@@ -174,13 +175,14 @@ def blocks_trainable(config: dict) -> None:
             state["updates_total"] += t_cfg["eval_every"]
             train_seconds = time.perf_counter() - start
             module.eval()
+            domain = config["env"].get("domain_file")
             score = evaluate(module, task, n, ev["episodes"], max_steps, _seed(config["seed"], task, period),
-                             ev["greedy"])
+                             ev["greedy"], domain)
             last = period == periods - 1
             if last:
                 state["gen"][names[position]] = evaluate(
                     module, task, gen["num_blocks"], gen["episodes"], gen["max_steps"],
-                    _seed(config["seed"], task, GEN_EVAL_INDEX), ev["greedy"],
+                    _seed(config["seed"], task, GEN_EVAL_INDEX), ev["greedy"], domain,
                 )
             module.train()
             metrics = {

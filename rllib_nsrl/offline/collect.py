@@ -22,6 +22,7 @@ multi-node cluster ``<root>`` must be storage every node can write.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
 import shutil
@@ -49,6 +50,7 @@ class DataSettings:
     seed: int = 0
     shards_per_task: int = 4
     max_steps: int = 50
+    domain_file: str | None = None  # None: the built-in domain
 
     @classmethod
     def from_spec(cls, spec: dict) -> DataSettings:
@@ -61,6 +63,7 @@ class DataSettings:
             seed=d["seed"],
             shards_per_task=d["shards_per_task"],
             max_steps=spec["env"]["max_steps"],
+            domain_file=spec["env"].get("domain_file"),
         )
 
     @property
@@ -68,6 +71,11 @@ class DataSettings:
         return (
             f"blocks{self.num_blocks}_n{self.transitions_per_task}_eps{self.exploration:g}"
             f"_steps{self.max_steps}_seed{self.seed}_shards{self.shards_per_task}"
+            + (
+                ""
+                if self.domain_file is None
+                else "_domain" + hashlib.sha1(self.domain_file.encode()).hexdigest()[:8]
+            )
         )
 
     def shard_sizes(self) -> list[int]:
@@ -95,7 +103,14 @@ def collect_shard(settings: DataSettings, task: int, shard: int, size: int, out_
     from rllib_nsrl.envs.blocksworld.planner import default_planner
     from rllib_nsrl.offline.layout import flatten
 
-    env = BlocksWorldEnv({"task": task, "num_blocks": settings.num_blocks, "max_steps": settings.max_steps})
+    env = BlocksWorldEnv(
+        {
+            "task": task,
+            "num_blocks": settings.num_blocks,
+            "max_steps": settings.max_steps,
+            "domain_file": settings.domain_file,
+        }
+    )
     planner = default_planner(settings.num_blocks)
     rng = np.random.default_rng([settings.seed, task, shard, 1])
     rows = {k: [] for k in (*COLUMNS, *EXTRA_COLUMNS)}
@@ -220,8 +235,10 @@ def collect(settings: DataSettings, root: str | Path, *, log=_log) -> Path:
     tmp = folder / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=2))
     tmp.replace(folder / MANIFEST)
-    log(f"nsrl: collected tasks {todo} × {settings.transitions_per_task} transitions in "
-        f"{time.perf_counter() - start:.1f}s -> {folder}")
+    log(
+        f"nsrl: collected tasks {todo} × {settings.transitions_per_task} transitions in "
+        f"{time.perf_counter() - start:.1f}s -> {folder}"
+    )
     return folder
 
 
@@ -265,7 +282,7 @@ def run_collect(spec: dict, out_dir: str | None = None, address: str | None = No
     if address:
         ray.init(address=address, log_to_driver=False)
     elif not ray.is_initialized():
-        ray.init(include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", include_dashboard=False, log_to_driver=False)  # never a stray cluster
     folder = ensure_dataset(DataSettings.from_spec(spec), out_dir or spec["data"]["dir"])
     for entry in read_manifest(folder)["tasks"]:
         print(

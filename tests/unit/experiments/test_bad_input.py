@@ -32,16 +32,25 @@ def with_(base, **over):
 
 
 CASES = [
-    ("unknown top key", with_(BASE, conditons=["DuelDQN"]),
-     "conditons: unknown key (did you mean 'conditions'?)"),
+    (
+        "unknown top key",
+        with_(BASE, conditons=["DuelDQN"]),
+        "conditons: unknown key (did you mean 'conditions'?)",
+    ),
     ("unknown nested key", with_(BASE, dqn__learning_rate=0.1), "dqn.learning_rate: unknown key"),
     ("wrong type", with_(BASE, dqn__lr="fast"), "dqn.lr: must be float"),
     ("out of range", with_(BASE, dqn__gamma=1.5), "dqn.gamma: must be <= 1.0"),
-    ("unknown condition", with_(BASE, conditions=["SymDQN(AX)"]),
-     "conditions[0]: unknown value 'SymDQN(AX)'"),
+    (
+        "unknown condition",
+        with_(BASE, conditions=["SymDQN(AX)"]),
+        "conditions[0]: unknown value 'SymDQN(AX)'",
+    ),
     ("unknown env", with_(BASE, env__name="Atari"), "env.name: unknown value 'Atari'"),
-    ("unknown kind", with_(BASE, kind="symdq"),
-     "kind: unknown experiment kind 'symdq' (did you mean 'symdqn'?)"),
+    (
+        "unknown kind",
+        with_(BASE, kind="symdq"),
+        "kind: unknown experiment kind 'symdq' (did you mean 'symdqn'?)",
+    ),
     ("empty seeds", with_(BASE, seeds=[]), "seeds: needs at least 1 item"),
     ("duplicate seeds", with_(BASE, seeds=[1, 1]), "seeds: seeds must be distinct"),
     ("negative seed", with_(BASE, seeds=[-3]), "seeds[0]: must be >= 0"),
@@ -56,9 +65,11 @@ CASES = [
     ("duplicate condition", with_(BASE, conditions=["DuelDQN", "DuelDQN"]), "conditions: listed twice"),
     ("unknown ILP domain", with_(ILP, domain="grph"), "domain: unknown value 'grph' (did you mean 'graph'?)"),
     ("unknown ILP mode", with_(ILP, modes=["forever"]), "modes[0]: unknown value 'forever'"),
-    ("arity too small", with_(ILP, domain="arithmetic", model__kb_channels=[8, 8, 8],
-                              model__head_channels=[8, 8, 8]),
-     "model: arithmetic needs predicates of arity 3"),
+    (
+        "arity too small",
+        with_(ILP, domain="arithmetic", model__kb_channels=[8, 8, 8], model__head_channels=[8, 8, 8]),
+        "model: arithmetic needs predicates of arity 3",
+    ),
 ]
 
 
@@ -85,6 +96,18 @@ def test_unquoted_condition_with_comma_gets_a_yaml_hint(tmp_path, capsys):
     path.write_text("name: t\nkind: symdqn\nconditions: [DuelDQN, SymDQN(AR,AF)]\n")
     code, err = run_cli(["validate", str(path)], capsys)
     assert code == 2 and "conditions[1]: unknown value 'SymDQN(AR'" in err and "quote names" in err
+
+
+def test_malformed_pddl_domain_names_file_and_line(tmp_path, capsys):
+    domain = tmp_path / "blocks.pddl"
+    domain.write_text("(define (domain blocks)\n  (:predicates (on ?x ?y)\n  (:action pick-up\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        yaml.safe_dump({"name": "b", "kind": "blocksworld_lifelong", "env": {"domain_file": str(domain)}})
+    )
+    code, err = run_cli(["validate", str(spec)], capsys)
+    assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert f"env.domain_file: {domain}:" in err, err
 
 
 def test_missing_spec_file(tmp_path, capsys):
@@ -138,8 +161,12 @@ def test_unknown_flag_is_one_line(capsys):
 def test_console_script_exit_code_and_no_traceback(tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(with_(BASE, dqn__lr="fast")))
-    proc = subprocess.run([sys.executable, "-m", "rllib_nsrl.cli", "run", str(path)], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rllib_nsrl.cli", "run", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "dqn.lr: must be float" in proc.stderr
 
