@@ -20,15 +20,6 @@ from rllib_nsrl.offline.collect import DataSettings, collect, load_task
 TAU = 0.05
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Torch's default of one thread per core is ~30× slower on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make_learner(**training):
     config = (
         OfflineActorCriticConfig()

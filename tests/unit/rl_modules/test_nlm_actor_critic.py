@@ -22,15 +22,6 @@ from rllib_nsrl.offline.collect import DataSettings, collect
 from rllib_nsrl.rl_modules.nlm_actor_critic import NLMActorCritic
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Torch's default of one thread per core is ~30× slower on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make_module(num_blocks=6, **model):
     return NLMActorCritic(
         observation_space=layout.observation_space(num_blocks),
