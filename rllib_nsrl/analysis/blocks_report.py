@@ -19,7 +19,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import pandas as pd
+
+from rllib_nsrl.analysis.tables import markdown, summarise  # noqa: E402
 
 MODE_ORDER = ("individual", "lifelong")
 KEYS = ["task_index", "task", "mode"]
@@ -31,22 +33,12 @@ def _runs(trials) -> list[dict]:
         if frame.empty or "eval_steps" not in frame:
             continue
         gen_blocks = (config.get("generalisation") or {}).get("num_blocks")
-        runs.append({"mode": config["mode"], "seed": config.get("seed", 0), "gen_blocks": gen_blocks,
-                     "frame": frame})
+        runs.append(
+            {"mode": config["mode"], "seed": config.get("seed", 0), "gen_blocks": gen_blocks, "frame": frame}
+        )
     if not runs:
         raise ValueError("no trial has reported an evaluation yet")
     return runs
-
-
-def _summarise(rows: list[dict], keys: list[str], values: list[str]) -> pd.DataFrame:
-    raw = pd.DataFrame(rows)
-    if raw.empty:
-        return pd.DataFrame(columns=keys + [f"{v}_{s}" for v in values for s in ("mean", "sd")] + ["seeds"])
-    grouped = raw.groupby(keys, sort=False)
-    out = grouped[values].agg(["mean", "std"])
-    out.columns = [f"{v}_{'mean' if s == 'mean' else 'sd'}" for v, s in out.columns]
-    out["seeds"] = grouped.size()
-    return _ordered(out.reset_index())
 
 
 def _ordered(table: pd.DataFrame) -> pd.DataFrame:
@@ -70,7 +62,7 @@ def curves(runs) -> pd.DataFrame:
         for run in runs
         for _, r in run["frame"].iterrows()
     ]
-    return _summarise(rows, KEYS + ["updates_in_task"], ["steps", "success"])
+    return _ordered(summarise(rows, KEYS + ["updates_in_task"], ["steps", "success"]))
 
 
 def convergence(runs, success_threshold: float) -> pd.DataFrame:
@@ -92,7 +84,7 @@ def convergence(runs, success_threshold: float) -> pd.DataFrame:
                 }
             )
     values = ["mean_steps", "final_steps", "final_success", "updates_to_success"]
-    table = _summarise(rows, KEYS, values)
+    table = _ordered(summarise(rows, KEYS, values))
     if rows:
         reached = pd.DataFrame(rows).groupby(KEYS, sort=False)["reached"].sum().reset_index()
         table = table.merge(reached, on=KEYS, how="left")
@@ -122,22 +114,7 @@ def generalisation(runs) -> pd.DataFrame:
                     "gen_success": float(f[f"gen_success/{task}"].dropna().iloc[-1]),
                 }
             )
-    return _summarise(rows, KEYS + ["gen_blocks"], ["steps", "success", "gen_steps", "gen_success"])
-
-
-def _markdown(table: pd.DataFrame) -> str:
-    cols = [c for c in table.columns if not c.endswith("_sd")]
-
-    def cell(row, c):
-        if c.endswith("_mean"):
-            sd = row[c[:-5] + "_sd"]
-            return f"{row[c]:.2f}" + ("" if pd.isna(sd) else f" ± {sd:.2f}")
-        return f"{row[c]:.2f}" if isinstance(row[c], float) else str(row[c])
-
-    names = [c[:-5] if c.endswith("_mean") else c for c in cols]
-    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    lines += ["| " + " | ".join(cell(row, c) for c in cols) + " |" for _, row in table.iterrows()]
-    return "\n".join(lines)
+    return _ordered(summarise(rows, KEYS + ["gen_blocks"], ["steps", "success", "gen_steps", "gen_success"]))
 
 
 def _plot(table: pd.DataFrame, value: str, ylabel: str, path: Path) -> Path:
@@ -177,8 +154,10 @@ def write_blocks_report(
             f"convergence per task (updates_to_success: first evaluation with success ≥ {success_threshold})",
             convergence(runs, success_threshold),
         ),
-        "generalisation": ("final model of each task on the training and the larger block count",
-                           generalisation(runs)),
+        "generalisation": (
+            "final model of each task on the training and the larger block count",
+            generalisation(runs),
+        ),
     }
     written, md = [], ["# Offline lifelong BlocksWorld report", ""]
     for stem, (title, table) in tables.items():
@@ -186,7 +165,7 @@ def write_blocks_report(
         table.to_csv(path, index=False)
         written.append(path)
         if stem != "steps_to_goal_curves":
-            md += [f"## {stem}: {title}", "", _markdown(table), ""]
+            md += [f"## {stem}: {title}", "", markdown(table, 2), ""]
     for fig in (
         _plot(curve_table, "steps", "eval steps to goal", out_dir / "steps_to_goal.png"),
         _plot(curve_table, "success", "eval success rate", out_dir / "success_rate.png"),

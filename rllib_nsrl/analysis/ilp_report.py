@@ -14,8 +14,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import pandas as pd
 
+from rllib_nsrl.analysis.tables import markdown, summarise  # noqa: E402
 from rllib_nsrl.lifelong.ilp_domains import DOMAINS  # noqa: E402
 
 MODE_ORDER = ("individual", "lifelong", "lifelong_replay")
@@ -54,17 +55,6 @@ def _at_epoch(frame: pd.DataFrame, column: str, epoch: int) -> float:
     return float(row.iloc[0]) if len(row) else np.nan
 
 
-def _summarise(rows: list[dict], keys: list[str], values: list[str]) -> pd.DataFrame:
-    raw = pd.DataFrame(rows)
-    if raw.empty:
-        return pd.DataFrame(columns=keys + [f"{v}_{s}" for v in values for s in ("mean", "sd")] + ["seeds"])
-    grouped = raw.groupby(keys, sort=False)
-    out = grouped[values].agg(["mean", "std"])
-    out.columns = [f"{v}_{'mean' if s == 'mean' else 'sd'}" for v, s in out.columns]
-    out["seeds"] = grouped.size()
-    return out.reset_index()
-
-
 def learning_speed(runs, threshold: float) -> pd.DataFrame:
     """Epochs within each task until its test loss first reaches `threshold` (NaN: never)."""
     rows = []
@@ -85,7 +75,7 @@ def learning_speed(runs, threshold: float) -> pd.DataFrame:
                 }
             )
     keys = ["domain", "task_index", "task", "mode"]
-    table = _summarise(rows, keys, ["epochs_to_threshold", "final_loss"])
+    table = summarise(rows, keys, ["epochs_to_threshold", "final_loss"])
     if not rows:
         return table.assign(reached=pd.Series(dtype=int))
     reached = pd.DataFrame(rows).groupby(keys, sort=False)["reached"].sum().astype(int).reset_index()
@@ -111,7 +101,7 @@ def forgetting(runs) -> pd.DataFrame:
                     "loss_increase": end - after,
                 }
             )
-    return _summarise(
+    return summarise(
         rows, ["domain", "task_index", "task", "mode"], ["loss_after_task", "loss_at_end", "loss_increase"]
     )
 
@@ -128,7 +118,7 @@ def backward_transfer(runs) -> pd.DataFrame:
             rows.append({"domain": run["domain"], "task": task, "mode": run["mode"], "bwt_acc": bwt})
         mean = np.nanmean(per_task) if per_task and not np.all(np.isnan(per_task)) else np.nan
         rows.append({"domain": run["domain"], "task": "mean", "mode": run["mode"], "bwt_acc": mean})
-    return _summarise(rows, ["domain", "task", "mode"], ["bwt_acc"])
+    return summarise(rows, ["domain", "task", "mode"], ["bwt_acc"])
 
 
 def final_accuracy(runs) -> pd.DataFrame:
@@ -147,22 +137,7 @@ def final_accuracy(runs) -> pd.DataFrame:
                     "acc_2x": _at_epoch(f, f"test_acc_2x/{task}", last),
                 }
             )
-    return _summarise(rows, ["domain", "task_index", "task", "mode"], ["acc", "acc_2x"])
-
-
-def _markdown(table: pd.DataFrame) -> str:
-    cols = [c for c in table.columns if not c.endswith("_sd")]
-
-    def cell(row, c):
-        if c.endswith("_mean"):
-            sd = row[c[:-5] + "_sd"]
-            return f"{row[c]:.3f}" + ("" if pd.isna(sd) else f" ± {sd:.3f}")
-        return f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c])
-
-    names = [c[:-5] if c.endswith("_mean") else c for c in cols]
-    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    lines += ["| " + " | ".join(cell(row, c) for c in cols) + " |" for _, row in table.iterrows()]
-    return "\n".join(lines)
+    return summarise(rows, ["domain", "task_index", "task", "mode"], ["acc", "acc_2x"])
 
 
 def _band(ax, frames: list[pd.DataFrame], x: str, y: str, label: str) -> None:
@@ -253,7 +228,7 @@ def write_ilp_report(
         path = out_dir / f"{stem}.csv"
         table.to_csv(path, index=False)
         written.append(path)
-        md += [f"## {title}", "", _markdown(table), ""]
+        md += [f"## {title}", "", markdown(table, 3), ""]
     for domain in dict.fromkeys(r["domain"] for r in runs):
         figures = [
             _plot_curves(
