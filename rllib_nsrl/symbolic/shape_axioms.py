@@ -13,6 +13,14 @@ so `s1 ≠ s2` means "two different unique patches"; `l` ranges over the five on
 once on all patches and its truth matrix [N, 5] *is* the grounding of IS with free variables (s, l),
 wrapped as `ltn.LTNObject(truths, [s, l])` — exactly what `ltn.Predicate` would return, without a
 second CNN pass per formula or its per-call range check. ≠ is an `ltn.Predicate` over the variables.
+
+Two evaluations of the same formulas, both with LTNtorch's operators:
+- `shape_axioms_formulas` writes them with LTNtorch's formula API (`Connective`, `Quantifier`,
+  `Variable`). It is the readable reference, and the tests check the fast path against it.
+- `shape_axioms` (used in training) applies the same `ltn.fuzzy_ops` operator objects to the [N, L],
+  [N, L, L] and [N, N, L] groundings, broadcast by hand. The formula API re-checks value ranges and
+  clones and deep-copies its operands in every connective and quantifier: ≈ 2.4 ms per update against
+  ≈ 0.5 ms here, for the same values and gradients (docs/speed.md, change F).
 """
 
 from __future__ import annotations
@@ -29,6 +37,9 @@ Implies = ltn.Connective(ltn.fuzzy_ops.ImpliesReichenbach())
 Exists = ltn.Quantifier(ltn.fuzzy_ops.AggregPMean(p=8), quantifier="e")
 Forall = ltn.Quantifier(ltn.fuzzy_ops.AggregPMeanError(p=8), quantifier="f")
 SatAgg = ltn.fuzzy_ops.SatAgg()  # LTNtorch default: p-mean error, p = 2, over the closed formulas
+# The operator objects inside the wrappers, for the fast path.
+AND, NOT, IMPLIES = And.connective_op, Not.connective_op, Implies.connective_op
+EXISTS, FORALL = Exists.agg_op, Forall.agg_op
 # x ≠ y for individuals given as vectors (one-hot labels) or as [N, 1] indices.
 NotEqual = ltn.Predicate(func=lambda x, y: (x != y).any(dim=-1).to(x.dtype))
 
@@ -51,6 +62,30 @@ def vacuous_truth(like: torch.Tensor) -> torch.Tensor:
 
 def shape_axioms(truths: torch.Tensor, p: float = 8) -> dict[str, torch.Tensor]:
     """Satisfaction of A1, A2, A3 and their SatAgg on the label truths of N unique patches.
+
+    Same values as `shape_axioms_formulas` (tested), with LTNtorch's operators applied directly to the
+    groundings: dimension 0 is s (or s1), then s2, then the label variables, as the formula API orders them.
+    """
+    n, num_labels = truths.shape
+    one = vacuous_truth(truths)
+    if n == 0:
+        return {SAT_A1: one, SAT_A2: one, SAT_A3: one, SAT_SHAPES: one}
+    label_ne = 1.0 - torch.eye(num_labels, dtype=truths.dtype, device=truths.device)  # l1 ≠ l2
+    a1 = FORALL(EXISTS(truths, dim=(1,), p=p), dim=(0,), p=p)
+    a2 = NOT(EXISTS(AND(AND(truths[:, :, None], truths[:, None, :]), label_ne), dim=(0, 1, 2), p=p))
+    if n > 1:
+        shape_ne = 1.0 - torch.eye(n, dtype=truths.dtype, device=truths.device)  # s1 ≠ s2
+        premise = AND(truths[:, None, :], shape_ne[:, :, None])  # [s1, s2, l]
+        a3 = FORALL(IMPLIES(premise, NOT(truths[None, :, :])), dim=(0, 1, 2), p=p)
+    else:
+        a3 = one
+    # SatAgg's own call only adds a range check of three numbers already in [0, 1].
+    sat = SatAgg.agg_op(torch.stack([a1, a2, a3]), dim=0)
+    return {SAT_A1: a1, SAT_A2: a2, SAT_A3: a3, SAT_SHAPES: sat}
+
+
+def shape_axioms_formulas(truths: torch.Tensor, p: float = 8) -> dict[str, torch.Tensor]:
+    """A1–A3 written with LTNtorch's formula API: the reference that `shape_axioms` must equal.
 
     truths: [N, L] IS-truths in [0, 1] (ShapeRecognizer output on the unique patch set; L = 5).
     Returns scalars keyed `SAT_A1`, `SAT_A2`, `SAT_A3`, `SAT_SHAPES` (= SatAgg), differentiable w.r.t.

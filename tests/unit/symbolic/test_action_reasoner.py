@@ -1,6 +1,12 @@
+import pytest
 import torch
 
-from rllib_nsrl.symbolic.action_reasoner import action_pairs, action_reasoner_loss, action_reasoner_sat
+from rllib_nsrl.symbolic.action_reasoner import (
+    action_pairs,
+    action_reasoner_loss,
+    action_reasoner_sat,
+    action_reasoner_sat_formulas,
+)
 
 
 def test_pairs_are_ordered_distinct_actions():
@@ -77,3 +83,23 @@ def test_descent_on_a4_orders_q_values():
         (grad,) = torch.autograd.grad(action_reasoner_loss(r, q), q)
         q = (q - grad).detach().requires_grad_()
     assert q[0, 0] > q[0, 1] > q[0, 2]
+
+
+@pytest.mark.parametrize("case", ["random", "no_guarded_pair", "empty_batch", "one_state"])
+def test_fast_path_equals_the_ltn_formula_api_in_value_and_gradient(case):
+    torch.manual_seed(3)
+    r, q = torch.randn(16, 4), torch.randn(16, 4)
+    if case == "no_guarded_pair":
+        r = torch.zeros(16, 4)
+    elif case == "empty_batch":
+        r, q = r[:0], q[:0]
+    elif case == "one_state":
+        r, q = r[:1], q[:1]
+    q.requires_grad_(True)
+    fast, ref = action_reasoner_sat(r, q), action_reasoner_sat_formulas(r, q)
+    assert fast.dtype == ref.dtype == q.dtype
+    assert torch.allclose(fast, ref, atol=1e-6)
+    (g_fast,) = torch.autograd.grad(fast, q, allow_unused=True, materialize_grads=True)
+    (g_ref,) = torch.autograd.grad(ref, q, allow_unused=True, materialize_grads=True)
+    assert torch.isfinite(g_fast).all()
+    assert torch.allclose(g_fast, g_ref, atol=1e-6)

@@ -3,7 +3,7 @@ import torch
 
 from rllib_nsrl.constants import SAT_A1, SAT_A2, SAT_A3, SAT_SHAPES
 from rllib_nsrl.symbolic.patches import grid_patches
-from rllib_nsrl.symbolic.shape_axioms import shape_axioms, shape_axioms_loss
+from rllib_nsrl.symbolic.shape_axioms import shape_axioms, shape_axioms_formulas, shape_axioms_loss
 from rllib_nsrl.symbolic.shape_recognizer import ShapeRecognizer
 
 KEYS = (SAT_A1, SAT_A2, SAT_A3, SAT_SHAPES)
@@ -130,3 +130,16 @@ def test_results_do_not_depend_on_the_global_ltn_device(monkeypatch):
     monkeypatch.setattr(ltn, "device", torch.device("meta"))
     assert torch.equal(shape_axioms(truths)[SAT_SHAPES], expected[0])
     assert torch.equal(action_reasoner_sat(r, q), expected[1])
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5, 17])
+def test_fast_path_equals_the_ltn_formula_api_in_value_and_gradient(n):
+    torch.manual_seed(n)
+    truths = torch.rand(n, 5, requires_grad=True)
+    fast, ref = shape_axioms(truths), shape_axioms_formulas(truths)
+    for key in KEYS:
+        assert torch.allclose(fast[key].float(), ref[key].float(), atol=1e-6), key
+    if n:
+        (g_fast,) = torch.autograd.grad(fast[SAT_SHAPES], truths)
+        (g_ref,) = torch.autograd.grad(ref[SAT_SHAPES], truths)
+        assert torch.allclose(g_fast, g_ref, atol=1e-6)
