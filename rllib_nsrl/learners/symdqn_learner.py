@@ -16,6 +16,7 @@ from ray.rllib.core.columns import Columns
 from ray.rllib.utils.annotations import override
 
 from rllib_nsrl.constants import (
+    DISTINCT_PATCHES,
     DQN_LOSS,
     RECOGNIZER_RESTARTS,
     REWARD_PRED_MSE,
@@ -107,10 +108,11 @@ class SymDQNLearner(DQNTorchLearner):
         metrics = {DQN_LOSS: dqn_loss.detach()}
         total = dqn_loss
 
-        # A1–A3 on the unique patches seen so far (the set grows with every batch).
+        # A1–A3 on the unique patches seen so far (the set grows with every batch: obs and next obs,
+        # as deduplicated by the module's training pass when it ran the symbolic features).
         patches = self._patch_sets.setdefault(module_id, UniquePatchSet(int(mc.get("patch_capacity", 512))))
-        cells = grid_patches(obs)  # [B, 25, 3, 10, 10]
-        patches.add(cells)
+        distinct = fwd_out.get(DISTINCT_PATCHES)
+        patches.add(distinct if distinct is not None else grid_patches(obs))
         restarted = self._maybe_restart(module_id, module, patches.tensor())
         sats = shape_axioms(module.shape_recognizer(patches.tensor()), p=float(mc.get("ltn_p", 8.0)))
         total = total + float(mc.get("shapes_weight", 1.0)) * shape_axioms_loss(sats)
@@ -121,7 +123,7 @@ class SymDQNLearner(DQNTorchLearner):
         # recognizer was just restarted)
         probs = fwd_out.get(SHAPE_PROBS) if not restarted else None
         if probs is None:
-            probs = module.shape_recognizer.cell_truths(cells)
+            probs = module.shape_recognizer.observation_truths(obs)
         module.agent_tracker.update(probs.detach())
         agent = agent_cell_from_probs(probs.detach(), module.agent_tracker.agent_label_tensor())
         entered = next_cells(agent)  # [B, 4]

@@ -17,7 +17,7 @@ from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.rl_module import RLModule
 from ray.rllib.utils.annotations import override
 
-from rllib_nsrl.constants import HEAD_FEATURES, SHAPE_PROBS
+from rllib_nsrl.constants import DISTINCT_PATCHES, HEAD_FEATURES, SHAPE_PROBS
 from rllib_nsrl.rl_modules.conditions import CONDITIONS
 from rllib_nsrl.rl_modules.dueling_q_module import DuelingQModule, split_observation
 from rllib_nsrl.symbolic.action_filter import action_filter_mask
@@ -62,22 +62,27 @@ class SymDQNModule(DuelingQModule):
     def extra_features(self, obs: torch.Tensor) -> torch.Tensor | None:
         if not self.symbolic:
             return None
+        return self._features_and_patches(obs)[0]
+
+    def _features_and_patches(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Head features [B, 150] (shape truths, per-cell predicted rewards) and the distinct patches."""
         with torch.no_grad():
-            probs = self.shape_truths(obs)
+            probs, distinct = self.shape_recognizer.observation_truths(obs, with_distinct=True)
             cell_rewards = self.reward_predictor(probs)  # [B, 25]
-        return torch.cat([probs.flatten(1), cell_rewards], dim=-1)
+        return torch.cat([probs.flatten(1), cell_rewards], dim=-1), distinct
 
     @override(DefaultDQNTorchRLModule)
     def _forward_train(self, batch: dict) -> dict:
         """RLlib's double-Q training pass, with the symbolic features of obs and next obs computed
         once and shared by the online and the target heads; also returns the obs' cell truths
-        (`SHAPE_PROBS` [B, 25, 5]) so that the learner need not recompute them."""
+        (`SHAPE_PROBS` [B, 25, 5]) and the distinct patches of obs and next obs (`DISTINCT_PATCHES`),
+        so that the learner need not recompute them."""
         if not (self.symbolic and self.uses_double_q):
             return super()._forward_train(batch)
         obs, _ = split_observation(batch[Columns.OBS])
         nxt, _ = split_observation(batch[Columns.NEXT_OBS])
         n = obs.shape[0]
-        extra = self.extra_features(torch.cat([obs, nxt]))
+        extra, distinct = self._features_and_patches(torch.cat([obs, nxt]))
         both = tree.map_structure(lambda x, y: torch.cat([x, y]), batch[Columns.OBS], batch[Columns.NEXT_OBS])
         q = self.compute_q_values({Columns.OBS: both, HEAD_FEATURES: extra})[QF_PREDS]
         target = self.forward_target({Columns.OBS: batch[Columns.NEXT_OBS], HEAD_FEATURES: extra[n:]})
@@ -86,6 +91,7 @@ class SymDQNModule(DuelingQModule):
             QF_NEXT_PREDS: q[n:],
             QF_TARGET_NEXT_PREDS: target[QF_PREDS],
             SHAPE_PROBS: extra[:n, : NUM_CELLS * NUM_LABELS].reshape(n, NUM_CELLS, NUM_LABELS),
+            DISTINCT_PATCHES: distinct,
         }
 
     def action_filter_mask(self, obs: torch.Tensor) -> torch.Tensor | None:

@@ -53,18 +53,23 @@ class ShapeRecognizer(nn.Module):
         """patches [N, 3, 10, 10] in [0, 1] → label truths [N, num_labels] in (0, 1)."""
         return torch.sigmoid(self.logits(patches))
 
-    def cell_truths(self, cell_patches: torch.Tensor) -> torch.Tensor:
+    def cell_truths(self, cell_patches: torch.Tensor, with_distinct: bool = False):
         """Per-cell truths of whole grids: [B, 25, 3, 10, 10] → [B, 25, num_labels].
 
         The CNN runs once per *distinct* patch (a ShapesGrid batch shows at most five glyph images
         in its B·25 cells) and the truths are gathered back: same values, and the same gradients
-        (the gather's backward sums them per distinct patch).
+        (the gather's backward sums them per distinct patch). With `with_distinct`, also returns those
+        distinct patches [M, 3, 10, 10] in order of first appearance (the learner's patch set takes them).
         """
         b, k = cell_patches.shape[:2]
         flat = cell_patches.reshape(b * k, *cell_patches.shape[2:])
         first, inverse = distinct_rows(flat.detach().reshape(b * k, -1))
-        return self(flat[first])[inverse].reshape(b, k, -1)
+        truths = self(flat[first])[inverse].reshape(b, k, -1)
+        if with_distinct:
+            return truths, flat[first.sort().values].detach()
+        return truths
 
-    def observation_truths(self, obs: torch.Tensor) -> torch.Tensor:
-        """Channels-last observations [B, 50, 50, 3] → per-cell truths [B, 25, num_labels]."""
-        return self.cell_truths(grid_patches(obs))
+    def observation_truths(self, obs: torch.Tensor, with_distinct: bool = False):
+        """Channels-last observations [B, 50, 50, 3] → per-cell truths [B, 25, num_labels]
+        (and the distinct patches, see `cell_truths`)."""
+        return self.cell_truths(grid_patches(obs), with_distinct=with_distinct)

@@ -118,3 +118,15 @@ def test_collapsed_labelling_triggers_a_recognizer_restart(batch, monkeypatch):
     assert learner._restarts[MID] == 1
     assert not torch.all(module.shape_recognizer.head.weight == 0)  # re-initialised
     assert float(module.agent_tracker.states) <= 16  # counts restarted (one batch added since)
+
+
+def test_patch_set_holds_exactly_the_distinct_cells_of_obs_and_next_obs(batch):
+    from rllib_nsrl.symbolic.patches import UniquePatchSet, grid_patches
+
+    config, learner = make_learner("SymDQN")
+    losses(config, learner, batch)
+    expected = UniquePatchSet()
+    expected.add(grid_patches(torch.cat([batch[Columns.OBS], batch[Columns.NEXT_OBS]])))
+    got = learner._patch_sets[MID].tensor()
+    assert 2 <= len(expected) == got.shape[0]
+    assert torch.equal(got, expected.tensor())  # same patches, same first-seen order
