@@ -11,7 +11,6 @@ import torch
 GRID = 5
 CELL = 10
 CHANNELS = 3
-_HASH_MULTIPLIER = 0x9E3779B97F4A7C15 - (1 << 64)  # 64-bit golden-ratio constant, as int64
 
 
 def grid_patches(obs: torch.Tensor, grid: int = GRID, cell: int = CELL) -> torch.Tensor:
@@ -45,19 +44,6 @@ def patch_keys(patches: torch.Tensor) -> torch.Tensor:
     return packed.view(torch.int64)
 
 
-def key_hashes(keys: torch.Tensor) -> torch.Tensor:
-    """64-bit polynomial hash of each key row: [N, W] int64 → [N] int64 (wrapping arithmetic)."""
-    powers = torch.arange(1, keys.shape[1] + 1, device=keys.device, dtype=torch.int64)
-    return (keys * (powers * _HASH_MULTIPLIER | 1)).sum(dim=1)
-
-
-def _first_of_groups(groups: torch.Tensor, num_groups: int) -> torch.Tensor:
-    """Smallest row index of each group: groups [R] in [0, num_groups) → [R] representative row."""
-    rows = torch.arange(groups.shape[0], device=groups.device)
-    first = torch.full((num_groups,), groups.shape[0], dtype=torch.long, device=groups.device)
-    return first.scatter_reduce_(0, groups, rows, reduce="amin")[groups]
-
-
 def distinct_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact row dedupe: rows [N, D] → (first [M]: first row of each distinct row, inverse [N] in [0, M)).
 
@@ -72,10 +58,19 @@ def distinct_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     weights = torch.arange(1, d + 1, device=rows.device, dtype=rows.dtype).sqrt_()
     _, inverse = torch.unique(rows @ weights, return_inverse=True)
     first = _group_firsts(inverse, n)
-    if not torch.equal(rows[first][inverse], rows):
+    if not _bitwise_equal(rows.index_select(0, first[inverse]), rows):
         _, inverse = torch.unique(rows, dim=0, return_inverse=True)
         first = _group_firsts(inverse, n)
     return first, inverse
+
+
+def _bitwise_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Exact equality of two same-shape tensors, compared as integer words (faster than float
+    `torch.equal`; stricter only for -0.0 vs 0.0 and NaNs, where callers fall back to the slow path)."""
+    if a.is_floating_point() and a.element_size() in (2, 4, 8) and a.is_contiguous() and b.is_contiguous():
+        view = {2: torch.int16, 4: torch.int32, 8: torch.int64}[a.element_size()]
+        return torch.equal(a.view(view), b.view(view))
+    return torch.equal(a, b)
 
 
 def _group_firsts(inverse: torch.Tensor, n: int) -> torch.Tensor:
@@ -101,41 +96,36 @@ class UniquePatchSet:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
         self.capacity = capacity
         self._patches: torch.Tensor | None = None  # [M, C, H, W] first-seen float patch of each key
-        self._keys: torch.Tensor | None = None  # [M, W] int64, oldest first
+        self._index: dict[bytes, None] = {}  # key bytes of the stored patches, oldest first
 
     def __len__(self) -> int:
-        return 0 if self._keys is None else int(self._keys.shape[0])
+        return len(self._index)
 
     def add(self, patches: torch.Tensor) -> int:
         """Add patches [N, C, H, W] (any leading shape is flattened to N); returns how many were new.
 
-        Bulk dedupe: one 1-D `torch.unique` on a 64-bit hash of the stored and incoming keys, then an
-        exact byte comparison of every row with its group's representative; on a hash collision it
-        falls back to `torch.unique(dim=0)` on the keys themselves, so the set is exact.
+        The batch is first reduced to its distinct rows (a batch of grids repeats a few glyphs); the
+        exact key bytes of those few are then looked up in a dict, so membership is byte-exact.
         """
         patches = patches.detach().reshape(-1, *patches.shape[-3:])
         if patches.shape[0] == 0:
             return 0
-        # a batch of grids repeats a few glyphs: key and hash only its distinct patches (same result)
         patches = patches[distinct_rows(patches.reshape(patches.shape[0], -1))[0].sort().values]
-        keys = patch_keys(patches)
-        if self._keys is None:
-            self._keys, self._patches = keys[:0], patches[:0].clone()
-        self._keys = self._keys.to(keys.device)
+        keys = patch_keys(patches).cpu().numpy()
+        new = []
+        for row, key in enumerate(keys):
+            key = key.tobytes()
+            if key not in self._index:
+                self._index[key] = None
+                new.append(row)
+        if self._patches is None:
+            self._patches = patches[:0].clone()
         self._patches = self._patches.to(device=patches.device, dtype=patches.dtype)
-        m = self._keys.shape[0]
-        all_keys = torch.cat([self._keys, keys])
-        uniq, groups = torch.unique(key_hashes(all_keys), return_inverse=True)
-        rep = _first_of_groups(groups, uniq.shape[0])
-        if not bool((all_keys == all_keys[rep]).all()):
-            uniq, groups = torch.unique(all_keys, dim=0, return_inverse=True)
-            rep = _first_of_groups(groups, uniq.shape[0])
-        incoming = rep[m:]
-        rows = torch.unique(incoming[incoming >= m]) - m  # first arrival of each new key, in order
-        if rows.numel():
-            self._keys = torch.cat([self._keys, keys[rows]])[-self.capacity :]
-            self._patches = torch.cat([self._patches, patches[rows]])[-self.capacity :]
-        return int(rows.numel())
+        if new:
+            self._patches = torch.cat([self._patches, patches[new]])[-self.capacity :]
+            while len(self._index) > self.capacity:  # dicts keep insertion order: drop the oldest
+                del self._index[next(iter(self._index))]
+        return len(new)
 
     def tensor(self) -> torch.Tensor:
         """The unique patches [M, C, H, W], oldest first (M = 0 before the first `add`)."""
@@ -149,9 +139,9 @@ class UniquePatchSet:
     def load_state_dict(self, state: dict) -> None:
         self.capacity = int(state["capacity"])
         patches = state["patches"]
+        self._patches, self._index = None, {}
         if patches is None or patches.shape[0] == 0:
-            self._patches = self._keys = None
             return
         patches = patches[-self.capacity :]
         self._patches = patches.clone()
-        self._keys = patch_keys(patches)
+        self._index = dict.fromkeys(key.tobytes() for key in patch_keys(patches).cpu().numpy())

@@ -88,14 +88,30 @@ def test_agent_cell_and_label_tracker():
     assert restored.agent_label() == agent
 
 
-def test_hash_collisions_fall_back_to_exact_dedupe(monkeypatch):
+def test_unique_set_is_byte_exact():
+    glyphs = torch.zeros(3, 3, 10, 10)
+    glyphs[1, 2, 9, 9] = 1.0  # differs from glyph 0 in the last pixel only
+    glyphs[2, 0, 0, 0] = 1.0 / 255.0  # one quantisation step
+    s = UniquePatchSet()
+    assert s.add(glyphs[[0, 1, 0]]) == 2
+    assert s.add(glyphs) == 1
+    assert torch.equal(s.tensor(), glyphs)
+    noisy = glyphs[:1] + 1e-4  # below the uint8 quantisation: the same key as glyph 0
+    assert s.add(noisy) == 0
+
+
+def test_distinct_rows_is_exact_when_projections_collide(monkeypatch):
     import rllib_nsrl.symbolic.patches as patches_module
 
-    monkeypatch.setattr(
-        patches_module, "key_hashes", lambda keys: torch.zeros(keys.shape[0], dtype=torch.long)
-    )
-    glyphs = torch.rand(4, 3, 10, 10)
-    s = UniquePatchSet()
-    assert s.add(glyphs[[2, 0, 2, 1]]) == 3
-    assert s.add(glyphs) == 1
-    assert torch.equal(s.tensor(), glyphs[[2, 0, 1, 3]])
+    rows = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 0.0]])
+    real_unique = torch.unique
+
+    def colliding_unique(x, *args, **kwargs):  # every projection in one group
+        if x.dim() == 1 and x.is_floating_point():
+            return real_unique(torch.zeros_like(x), *args, **kwargs)
+        return real_unique(x, *args, **kwargs)
+
+    monkeypatch.setattr(patches_module.torch, "unique", colliding_unique)
+    first, inverse = patches_module.distinct_rows(rows)
+    assert torch.equal(rows[first][inverse], rows)
+    assert first.numel() == 3
