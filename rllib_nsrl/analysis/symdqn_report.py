@@ -83,13 +83,15 @@ def _pm(mean, sd) -> str:
     return f"{mean:.2f}" if pd.isna(sd) else f"{mean:.2f} ± {sd:.2f}"
 
 
-def markdown(table: pd.DataFrame, window: int, eval_episodes: int) -> str:
-    epochs = sorted(table["epoch"].unique())
+def markdown(
+    table: pd.DataFrame, window: int, eval_episodes: int, epochs: list[int], conditions: list[str]
+) -> str:
+    """The appendix-style table: one row per condition (dashes where no seed reached an epoch yet)."""
     head = ["condition", "seeds"] + [f"r@{e}" for e in epochs] + [f"p@{e}" for e in epochs]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for cond, g in table.groupby("condition", sort=False):
-        g = g.set_index("epoch")
-        cells = [cond, str(int(g["seeds"].max()))]
+    for cond in conditions:
+        g = table[table["condition"] == cond].set_index("epoch")
+        cells = [cond, str(int(g["seeds"].max())) if len(g) else "0"]
         for col, sd, pcol in (("score_mean", "score_sd", "paper_score"), ("neg_mean", "neg_sd", "paper_neg")):
             for e in epochs:
                 if e not in g.index:
@@ -105,6 +107,23 @@ def markdown(table: pd.DataFrame, window: int, eval_episodes: int) -> str:
         f"{window} per seed, mean ± sd over seeds. Paper values from the SymDQN appendix.\n"
     )
     return "\n".join(lines) + "\n" + note
+
+
+def progress_note(long: pd.DataFrame, spec: dict) -> str:
+    """A line saying how far an unfinished experiment got ('' once every trial reached its stop epoch)."""
+    stop = int(spec["stop"]["epochs"])
+    expected = len(spec.get("conditions", [])) * len(spec.get("seeds", []))
+    reached = long.groupby(["condition", "seed"])["epoch"].max()
+    if len(reached) >= expected and int(reached.min()) >= stop:
+        return ""
+    per_condition = ", ".join(
+        f"{cond} {', '.join(str(int(e)) for e in reached[cond].sort_index())}"
+        for cond in [c for c in CONDITIONS if c in reached.index.get_level_values(0)]
+    )
+    return (
+        f"\n**Partial run**: {len(reached)} of {expected} trials have results, and the epochs reached "
+        f"(of {stop}) per seed are: {per_condition}. Later epochs average fewer seeds.\n"
+    )
 
 
 def plot(long: pd.DataFrame, metric: str, ylabel: str, path: Path) -> Path:
@@ -135,7 +154,9 @@ def write_symdqn_report(trials, spec: dict, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "summary.csv", out / "summary.md", out / "curves.csv"]
     table.to_csv(paths[0], index=False)
-    paths[1].write_text(markdown(table, window, spec["epoch"]["eval_episodes"]))
+    conditions = [c for c in CONDITIONS if c in set(long["condition"])]
+    text = markdown(table, window, spec["epoch"]["eval_episodes"], epochs, conditions)
+    paths[1].write_text(text + progress_note(long, spec))
     long.to_csv(paths[2], index=False)
     paths.append(plot(long, "score", "score (return / max return)", out / "score.png"))
     paths.append(plot(long, "negative_ratio", "negative ratio", out / "negative_ratio.png"))

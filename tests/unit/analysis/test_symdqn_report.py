@@ -1,0 +1,50 @@
+"""SymDQN report from hand-made trial frames (no Ray): table, paper columns, partial-run note."""
+
+import pandas as pd
+
+from rllib_nsrl.analysis.symdqn_report import NEG_COL, SCORE_COL, write_symdqn_report
+
+
+def trial(condition, seed, scores, negs):
+    frame = pd.DataFrame(
+        {"training_iteration": range(1, len(scores) + 1), SCORE_COL: scores, NEG_COL: negs}
+    )
+    return {"_model_config": {"condition": condition}, "seed": seed}, frame
+
+
+def spec(stop=3, seeds=(0, 1)):
+    return {
+        "conditions": ["DuelDQN", "SymDQN(AF)"],
+        "seeds": list(seeds),
+        "stop": {"epochs": stop},
+        "epoch": {"eval_episodes": 50},
+        "analysis": {"epochs": [2, 3], "window": 1},
+    }
+
+
+def test_complete_run_table_has_mean_and_sd_over_seeds_and_no_partial_note(tmp_path):
+    trials = [
+        trial("DuelDQN", 0, [0.1, 0.2, 0.3], [0.2, 0.2, 0.2]),
+        trial("DuelDQN", 1, [0.1, 0.4, 0.5], [0.1, 0.1, 0.1]),
+        trial("SymDQN(AF)", 0, [0.5, 0.6, 0.7], [0.0, 0.0, 0.0]),
+        trial("SymDQN(AF)", 1, [0.5, 0.6, 0.7], [0.0, 0.0, 0.0]),
+    ]
+    write_symdqn_report(trials, spec(), tmp_path)
+    table = pd.read_csv(tmp_path / "summary.csv")
+    duel3 = table[(table["condition"] == "DuelDQN") & (table["epoch"] == 3)].iloc[0]
+    assert duel3["score_mean"] == 0.4 and round(duel3["score_sd"], 4) == round(pd.Series([0.3, 0.5]).std(), 4)
+    text = (tmp_path / "summary.md").read_text()
+    assert "| SymDQN(AF) | 2 | 0.60 ± 0.00 | 0.70 ± 0.00 |" in text
+    assert "Partial run" not in text
+
+
+def test_unfinished_run_says_how_far_each_trial_got(tmp_path):
+    trials = [
+        trial("DuelDQN", 0, [0.1, 0.2, 0.3], [0.2, 0.2, 0.2]),
+        trial("SymDQN(AF)", 0, [0.5], [0.0]),
+    ]
+    write_symdqn_report(trials, spec(), tmp_path)
+    text = (tmp_path / "summary.md").read_text()
+    assert "**Partial run**: 2 of 4 trials have results" in text
+    assert "DuelDQN 3, SymDQN(AF) 1" in text
+    assert "| SymDQN(AF) | 0 | – | – | – | – |" in text  # no seed at epoch 2 or 3 yet: dashes
