@@ -149,7 +149,9 @@ def write_symdqn_report(trials, spec: dict, out: Path) -> list[Path]:
     if long.empty:
         raise ValueError("no evaluation results yet")
     reached = int(long["epoch"].max())
-    epochs = [e for e in spec["analysis"]["epochs"] if e <= reached] or [reached]
+    # Before the first analysis epoch: the last epoch every trial has, and the furthest one.
+    common = int(long.groupby(["condition", "seed"])["epoch"].max().min())
+    epochs = [e for e in spec["analysis"]["epochs"] if e <= reached] or sorted({common, reached})
     table = summary_table(long, epochs)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "summary.csv", out / "summary.md", out / "curves.csv"]
