@@ -29,6 +29,19 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def _positive(kind):
+    """argparse type: a number > 0 (argparse turns the ValueError into a one-line usage error, exit 2)."""
+
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise ValueError(text)
+        return value
+
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="nsrl", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -46,9 +59,14 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("run_dir", help="experiment directory (<storage>/<name>)")
     a.add_argument("--out", help="output directory (default: <run_dir>/analysis)")
 
-    b = sub.add_parser("bench", help="speed benchmarks (env steps/s, training updates/s)")
-    b.add_argument("what", choices=["env", "train"])
-    b.add_argument("--seconds", type=float, default=20.0, help="measuring time per variant")
+    b = sub.add_parser(
+        "bench", help="speed benchmarks (env steps/s, training updates/s) and a learning fingerprint"
+    )
+    b.add_argument("what", choices=["env", "train", "quality"])
+    b.add_argument(
+        "--seconds", type=_positive(float), default=20.0, help="measuring time per variant (env, train)"
+    )
+    b.add_argument("--epochs", type=_positive(int), default=3, help="short epochs to train (quality)")
     b.add_argument("--seed", type=int, default=0)
 
     c = sub.add_parser("collect", help="collect offline planner datasets for a BlocksWorld spec")
@@ -184,7 +202,7 @@ def cmd_validate(args) -> int:
 def cmd_bench(args) -> int:
     from rllib_nsrl.bench import run_bench
 
-    return run_bench(args.what, seconds=args.seconds, seed=args.seed)
+    return run_bench(args.what, seconds=args.seconds, seed=args.seed, epochs=args.epochs)
 
 
 def main(argv: list[str] | None = None) -> int:

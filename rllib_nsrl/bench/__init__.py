@@ -1,4 +1,4 @@
-"""Speed benchmarks behind `nsrl bench {env,train}` (issue 4; findings in docs/speed.md).
+"""Benchmarks behind `nsrl bench {env,train,quality}` (issue 4; findings in docs/speed.md).
 
 Each prints a human-readable table and then one line `BENCH_JSON {...}` with the figures, so runs can
 be compared over time. Speed is measured here, never asserted in tests.
@@ -11,8 +11,8 @@ import json
 JSON_PREFIX = "BENCH_JSON "
 
 
-def run_bench(what: str, *, seconds: float = 20.0, seed: int = 0) -> int:
-    """Run benchmark `what` ("env" or "train") and print its table and JSON line; exit code 0."""
+def run_bench(what: str, *, seconds: float = 20.0, seed: int = 0, epochs: int = 3) -> int:
+    """Run benchmark `what` ("env", "train" or "quality") and print its table and JSON line; exit 0."""
     if what == "env":
         from rllib_nsrl.bench.env_bench import format_env_table, run_env_bench
 
@@ -21,8 +21,12 @@ def run_bench(what: str, *, seconds: float = 20.0, seed: int = 0) -> int:
         from rllib_nsrl.bench.train_bench import format_train_table, run_train_bench
 
         res, fmt = run_train_bench(seconds=seconds, seed=seed), format_train_table
+    elif what == "quality":
+        from rllib_nsrl.bench.quality import format_quality_table, run_quality_bench
+
+        res, fmt = run_quality_bench(epochs=epochs, seed=seed), format_quality_table
     else:
-        raise ValueError(f"unknown benchmark {what!r}; valid: env, train")
+        raise ValueError(f"unknown benchmark {what!r}; valid: env, train, quality")
     print(fmt(res))
     print(JSON_PREFIX + json.dumps(res, sort_keys=True), flush=True)
     return 0

@@ -158,6 +158,16 @@ def test_unknown_flag_is_one_line(capsys):
     assert len(err.splitlines()) == 1 and "--smok" in err
 
 
+@pytest.mark.parametrize("argv, flag", [(["bench", "quality", "--epochs", "0"], "--epochs"),
+                                        (["bench", "train", "--seconds", "-1"], "--seconds")])
+def test_bench_budget_must_be_positive(capsys, argv, flag):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and flag in err and "positive" in err
+
+
 def test_console_script_exit_code_and_no_traceback(tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(with_(BASE, dqn__lr="fast")))
