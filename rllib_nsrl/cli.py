@@ -29,6 +29,9 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+INTERRUPTED = 130  # the shell's code for a run stopped by SIGINT
+
+
 def _positive(kind):
     """argparse type: a number > 0 (argparse turns the ValueError into a one-line usage error, exit 2)."""
 
@@ -137,15 +140,30 @@ def cmd_run(args) -> int:
     print(f"nsrl: {spec['kind']} experiment {name!r} -> {exp.uri}", flush=True)
     results = runner.run(spec, plan, storage=storage, name=name, resume=args.resume)
     errors = [r for r in results if r.error is not None]
-    done = len(results) - len(errors)
-    print(f"nsrl: {done}/{len(results)} trials finished; results in {exp.uri}", flush=True)
+    expected = runner.count_trials(plan)
+    # A trial Ctrl-C stopped has no error but never reported its final result (`done`).
+    done = sum(1 for r in results if r.error is None and (r.metrics or {}).get("done"))
+    print(f"nsrl: {done}/{expected} trials finished; results in {exp.uri}", flush=True)
     if errors:
         for r in errors:
             print(f"nsrl: trial failed: {r.path}: {type(r.error).__name__}", file=sys.stderr)
         return 1
+    interrupted = done < expected
+    if interrupted:  # Ctrl-C / SIGINT / SIGTERM: Tune saved the experiment state and the checkpoints
+        again = ["nsrl run", args.spec, "--resume"] + (["--smoke"] if args.smoke else [])
+        if args.storage != "runs":
+            again += ["--storage", args.storage]
+        if args.name:
+            again += ["--name", args.name]
+        if args.address:
+            again += ["--address", args.address]
+        again = " ".join(again)
+        print(f"nsrl: interrupted before every trial finished; continue with: {again}", file=sys.stderr)
     if not args.no_analyze:
-        return cmd_analyze(argparse.Namespace(run_dir=exp.uri, out=None))
-    return 0
+        code = cmd_analyze(argparse.Namespace(run_dir=exp.uri, out=None))
+        if code:
+            return code
+    return INTERRUPTED if interrupted else 0
 
 
 def cmd_analyze(args) -> int:

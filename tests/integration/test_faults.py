@@ -244,3 +244,26 @@ def test_lost_worker_node_trials_are_rescheduled_and_complete(loopback, tmp_path
     assert restart is not None and restart["pid"] != victim_pid
     assert restart["training_iteration"] > 1  # rescheduled from its checkpoint, elsewhere
     assert_every_epoch_once(run_dir, 2)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_with_a_resume_hint_and_resume_finishes(loopback, tmp_path):
+    spec = write_spec(tmp_path)
+    run_dir = tmp_path / "runs" / "faults"
+    args = ["run", spec, "--storage", str(tmp_path / "runs"), "--address", loopback.gcs]
+    driver = nsrl(tmp_path / "first.log", *args)
+    def a_checkpoint():
+        return any(checkpointed(rows(d)) for d in run_dir.glob("*_seed0_*"))
+
+    wait_for(a_checkpoint, "a checkpoint", proc=driver)
+    os.kill(driver.pid, signal.SIGINT)
+    code, out = finish(driver, tmp_path / "first.log")
+    assert code == 130, out[-4000:]
+    hint = f"continue with: nsrl run {spec} --resume --storage {tmp_path / 'runs'} --address {loopback.gcs}"
+    assert "0/1 trials finished" in out and hint in out
+    assert (run_dir / "analysis").is_dir()  # the partial results are analysed all the same
+
+    code, out = finish(nsrl(tmp_path / "resume.log", *args, "--resume"), tmp_path / "resume.log")
+    assert code == 0, out[-4000:]
+    assert "1/1 trials finished" in out
+    assert_every_epoch_once(run_dir, 1)
