@@ -18,6 +18,17 @@ def _one_torch_thread():
     torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _algorithm_logdirs_in_tmp(tmp_path_factory):
+    """An Algorithm built outside Tune makes an (empty) log dir under ~/ray_results; keep tests' in tmp."""
+    import ray.tune.trainable.trainable as trainable
+
+    saved = trainable.DEFAULT_STORAGE_PATH
+    trainable.DEFAULT_STORAGE_PATH = str(tmp_path_factory.mktemp("ray_results"))
+    yield
+    trainable.DEFAULT_STORAGE_PATH = saved
+
+
 @pytest.fixture(scope="session")
 def ray_session():
     import ray
