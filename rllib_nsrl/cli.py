@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import shlex
 import sys
 from pathlib import Path
 
@@ -37,7 +39,7 @@ def _positive(kind):
 
     def parse(text: str):
         value = kind(text)
-        if value <= 0:
+        if not 0 < value < math.inf:  # also refuses nan and inf
             raise ValueError(text)
         return value
 
@@ -149,18 +151,24 @@ def cmd_run(args) -> int:
             print(f"nsrl: trial failed: {r.path}: {type(r.error).__name__}", file=sys.stderr)
         return 1
     interrupted = done < expected
-    if interrupted:  # Ctrl-C / SIGINT / SIGTERM: Tune saved the experiment state and the checkpoints
-        again = ["nsrl run", args.spec, "--resume"] + (["--smoke"] if args.smoke else [])
+    if interrupted:  # Ctrl-C (SIGINT): Tune saved the experiment state and the checkpoints
+        again = ["nsrl", "run", args.spec, "--resume"] + (["--smoke"] if args.smoke else [])
         if args.storage != "runs":
             again += ["--storage", args.storage]
         if args.name:
             again += ["--name", args.name]
         if args.address:
             again += ["--address", args.address]
-        again = " ".join(again)
+        again = shlex.join(again)
         print(f"nsrl: interrupted before every trial finished; continue with: {again}", file=sys.stderr)
     if not args.no_analyze:
-        code = cmd_analyze(argparse.Namespace(run_dir=exp.uri, out=None))
+        try:
+            code = cmd_analyze(argparse.Namespace(run_dir=exp.uri, out=None))
+        except SpecError as err:  # e.g. stopped before the first evaluation: nothing to analyse yet
+            if not interrupted:
+                raise
+            print(f"nsrl: no analysis yet: {err}", file=sys.stderr)
+            code = 0
         if code:
             return code
     return INTERRUPTED if interrupted else 0

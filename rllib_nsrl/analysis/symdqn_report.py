@@ -116,8 +116,8 @@ def progress_note(long: pd.DataFrame, spec: dict) -> str:
     reached = long.groupby(["condition", "seed"])["epoch"].max()
     if len(reached) >= expected and int(reached.min()) >= stop:
         return ""
-    per_condition = ", ".join(
-        f"{cond} {', '.join(str(int(e)) for e in reached[cond].sort_index())}"
+    per_condition = "; ".join(
+        f"{cond} [{', '.join(str(int(e)) for e in reached[cond].sort_index())}]"
         for cond in [c for c in CONDITIONS if c in reached.index.get_level_values(0)]
     )
     return (
@@ -156,7 +156,8 @@ def write_symdqn_report(trials, spec: dict, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "summary.csv", out / "summary.md", out / "curves.csv"]
     table.to_csv(paths[0], index=False)
-    conditions = [c for c in CONDITIONS if c in set(long["condition"])]
+    wanted = set(spec.get("conditions") or []) | set(long["condition"])
+    conditions = [c for c in CONDITIONS if c in wanted]  # a row for every condition of the spec
     text = markdown(table, window, spec["epoch"]["eval_episodes"], epochs, conditions)
     paths[1].write_text(text + progress_note(long, spec))
     long.to_csv(paths[2], index=False)

@@ -38,19 +38,26 @@ def run_quality_bench(
     try:
         algo = build_symdqn_config(spec, condition, seed).build_algo()
         rows = []
-        for epoch in range(1, epochs + 1):
-            result = algo.train()
-            learner = result.get("learners", {}).get(MODULE_ID, {})
-            row = {"epoch": epoch}
-            row.update({k: float(v) for k, v in sorted(learner.items()) if k.startswith(METRIC_PREFIXES)})
-            evaluation = result.get("evaluation", {}).get("env_runners", {})
-            row["eval_return"] = float(evaluation.get("episode_return_mean", math.nan))
-            rows.append(row)
-        algo.stop()
+        try:
+            for epoch in range(1, epochs + 1):
+                result = algo.train()
+                learner = result.get("learners", {}).get(MODULE_ID, {})
+                row = {"epoch": epoch}
+                row.update({k: float(v) for k, v in sorted(learner.items()) if k.startswith(METRIC_PREFIXES)})
+                evaluation = result.get("evaluation", {}).get("env_runners", {})
+                value = float(evaluation.get("episode_return_mean", math.nan))
+                row["eval_return"] = None if math.isnan(value) else value  # valid JSON either way
+                rows.append(row)
+        finally:
+            algo.stop()
     finally:
         if started:
             ray.shutdown()
     return {"bench": "quality", "condition": condition, "seed": seed, "spec": spec["epoch"], "epochs": rows}
+
+
+def _num(value) -> float:
+    return math.nan if value is None else value
 
 
 def format_quality_table(res: dict) -> str:
@@ -59,5 +66,5 @@ def format_quality_table(res: dict) -> str:
     lines = [f"nsrl bench quality: {res['condition']}, seed {res['seed']}, epochs of {res['spec']}"]
     lines.append("epoch " + " ".join(f"{k:>14.14s}" for k in keys))
     for row in rows:
-        lines.append(f"{row['epoch']:5d} " + " ".join(f"{row[k]:14.4f}" for k in keys))
+        lines.append(f"{row['epoch']:5d} " + " ".join(f"{_num(row[k]):14.4f}" for k in keys))
     return "\n".join(lines)

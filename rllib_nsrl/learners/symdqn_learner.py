@@ -112,7 +112,9 @@ class SymDQNLearner(DQNTorchLearner):
         # as deduplicated by the module's training pass when it ran the symbolic features).
         patches = self._patch_sets.setdefault(module_id, UniquePatchSet(int(mc.get("patch_capacity", 512))))
         distinct = fwd_out.get(DISTINCT_PATCHES)
-        patches.add(distinct if distinct is not None else grid_patches(obs))
+        if distinct is None:  # a training pass without shared features (no double-Q): same set
+            distinct = grid_patches(torch.cat([obs, split_observation(batch[Columns.NEXT_OBS])[0]]))
+        patches.add(distinct)
         restarted = self._maybe_restart(module_id, module, patches.tensor())
         sats = shape_axioms(module.shape_recognizer(patches.tensor()), p=float(mc.get("ltn_p", 8.0)))
         total = total + float(mc.get("shapes_weight", 1.0)) * shape_axioms_loss(sats)

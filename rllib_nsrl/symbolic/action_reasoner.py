@@ -54,13 +54,15 @@ def action_reasoner_sat(
     """Satisfaction of A4 (0-d tensor, q_values' dtype): `action_reasoner_sat_formulas`, evaluated fast.
 
     The guarded ∀ is LTNtorch's p-mean-error aggregator with the guard as its mask; with no pair in
-    the guard its 0/0 becomes 1.0, the same replacement the guarded `Quantifier` makes.
+    the guard it is vacuously 1.0 (the `Quantifier` replaces that 0/0 too). Unlike the `Quantifier`,
+    a NaN from non-finite Q-values stays NaN, so it shows in the loss and the logged metric.
     """
     r_first, r_second = action_pairs(pred_rewards.detach())
     q_first, q_second = action_pairs(q_values)
     truth = torch.sigmoid(steepness * (q_first - q_second))
-    sat = FORALL(truth, dim=(0,), mask=r_first > r_second + margin, p=p)
-    return torch.where(torch.isnan(sat), 1.0, sat).to(q_values.dtype)
+    guard = r_first > r_second + margin
+    sat = FORALL(truth, dim=(0,), mask=guard, p=p)
+    return torch.where(guard.any(), sat, 1.0).to(q_values.dtype)
 
 
 def action_reasoner_sat_formulas(
@@ -78,8 +80,8 @@ def action_reasoner_sat_formulas(
     model. q_values: [B, A]; gradient flows into them through MoreThan.
     With no pair inside the guard (or B = 0), A4 is vacuously true: LTNtorch's guarded quantifier
     replaces its 0/0 aggregate by 1.0 for ∀, and its masked `torch.where` gives the Q-values exactly
-    zero gradient (tested), so no check of our own is needed. (The same replacement would also turn a
-    NaN satisfaction from non-finite Q-values into 1.0; LTNtorch's range checks sync with the host.)
+    zero gradient (tested), so no check of our own is needed. (Non-finite Q-values make LTNtorch's
+    range check raise a ValueError.)
     """
     r_first, r_second = action_pairs(pred_rewards.detach())
     q_first, q_second = action_pairs(q_values)

@@ -46,5 +46,11 @@ def test_unfinished_run_says_how_far_each_trial_got(tmp_path):
     write_symdqn_report(trials, spec(), tmp_path)
     text = (tmp_path / "summary.md").read_text()
     assert "**Partial run**: 2 of 4 trials have results" in text
-    assert "DuelDQN 3, SymDQN(AF) 1" in text
+    assert "DuelDQN [3]; SymDQN(AF) [1]" in text
     assert "| SymDQN(AF) | 0 | – | – | – | – |" in text  # no seed at epoch 2 or 3 yet: dashes
+
+
+def test_a_condition_without_any_result_still_gets_a_row(tmp_path):
+    write_symdqn_report([trial("DuelDQN", 0, [0.1, 0.2], [0.2, 0.2])], spec(stop=2), tmp_path)
+    text = (tmp_path / "summary.md").read_text()
+    assert "| SymDQN(AF) | 0 | – | – |" in text and "1 of 4 trials" in text

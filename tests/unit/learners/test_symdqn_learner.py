@@ -6,7 +6,7 @@ import torch
 from ray.rllib.algorithms.dqn.torch.dqn_torch_learner import DQNTorchLearner
 from ray.rllib.core.columns import Columns
 
-from rllib_nsrl.constants import DQN_LOSS, REWARD_PRED_MSE, SAT_A1, SAT_A4, SAT_SHAPES
+from rllib_nsrl.constants import DISTINCT_PATCHES, DQN_LOSS, REWARD_PRED_MSE, SAT_A1, SAT_A4, SAT_SHAPES
 from rllib_nsrl.envs.shapes_grid import ShapesGridEnv
 from rllib_nsrl.experiments.spec import validate_spec
 from rllib_nsrl.experiments.symdqn_build import build_symdqn_config
@@ -124,9 +124,16 @@ def test_patch_set_holds_exactly_the_distinct_cells_of_obs_and_next_obs(batch):
     from rllib_nsrl.symbolic.patches import UniquePatchSet, grid_patches
 
     config, learner = make_learner("SymDQN")
+    batch = dict(batch)
+    nxt = batch[Columns.NEXT_OBS].clone()
+    nxt[3, 20:30, 20:30] = 0.5  # a cell image that no observation of the batch contains
+    batch[Columns.NEXT_OBS] = nxt
+    assert DISTINCT_PATCHES in learner.module[MID].forward_train(batch)
     losses(config, learner, batch)
     expected = UniquePatchSet()
-    expected.add(grid_patches(torch.cat([batch[Columns.OBS], batch[Columns.NEXT_OBS]])))
+    expected.add(grid_patches(torch.cat([batch[Columns.OBS], nxt])))
+    only_obs = UniquePatchSet()
+    only_obs.add(grid_patches(batch[Columns.OBS]))
     got = learner._patch_sets[MID].tensor()
-    assert 2 <= len(expected) == got.shape[0]
+    assert len(expected) == len(only_obs) + 1 == got.shape[0]
     assert torch.equal(got, expected.tensor())  # same patches, same first-seen order

@@ -103,3 +103,9 @@ def test_fast_path_equals_the_ltn_formula_api_in_value_and_gradient(case):
     (g_ref,) = torch.autograd.grad(ref, q, allow_unused=True, materialize_grads=True)
     assert torch.isfinite(g_fast).all()
     assert torch.allclose(g_fast, g_ref, atol=1e-6)
+
+
+def test_non_finite_q_values_are_not_reported_as_satisfied():
+    r = torch.tensor([[1.0, 0.0, 0.0, 0.0]])
+    q = torch.tensor([[float("nan"), 0.0, 0.0, 0.0]])
+    assert torch.isnan(action_reasoner_sat(r, q))

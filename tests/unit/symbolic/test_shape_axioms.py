@@ -121,15 +121,21 @@ def test_large_set_is_finite():
 def test_results_do_not_depend_on_the_global_ltn_device(monkeypatch):
     import ltn
 
-    from rllib_nsrl.symbolic.action_reasoner import action_reasoner_sat
+    from rllib_nsrl.symbolic.action_reasoner import action_reasoner_sat, action_reasoner_sat_formulas
 
     torch.manual_seed(0)
     truths, r, q = torch.rand(6, 5), torch.randn(4, 4), torch.randn(4, 4)
-    expected = (shape_axioms(truths)[SAT_SHAPES], action_reasoner_sat(r, q))
+    evaluations = (  # the formula-API versions are the ones that go through ltn.Variable
+        lambda: shape_axioms(truths)[SAT_SHAPES],
+        lambda: shape_axioms_formulas(truths)[SAT_SHAPES],
+        lambda: action_reasoner_sat(r, q),
+        lambda: action_reasoner_sat_formulas(r, q),
+    )
+    expected = [f() for f in evaluations]
     # A device no tensor of ours lives on: any tensor left there would fail to combine with the inputs.
     monkeypatch.setattr(ltn, "device", torch.device("meta"))
-    assert torch.equal(shape_axioms(truths)[SAT_SHAPES], expected[0])
-    assert torch.equal(action_reasoner_sat(r, q), expected[1])
+    for f, value in zip(evaluations, expected, strict=True):
+        assert torch.equal(f(), value)
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 5, 17])
