@@ -126,8 +126,14 @@ def run(spec: dict, plan: Plan, *, storage: Location, name: str, resume: bool = 
 
     trainable = _with_resources(plan.trainable, spec)
     if resume:
+        # param_space again: Tune stores its non-primitive values (the RLlib config's classes) as
+        # placeholders, which trials created after the restore cannot resolve without it.
         tuner = tune.Tuner.restore(
-            storage.child(name).uri, trainable=trainable, resume_errored=True, restart_errored=False
+            storage.child(name).uri,
+            trainable=trainable,
+            resume_errored=True,
+            restart_errored=False,
+            param_space=plan.param_space,
         )
         return tuner.fit()
     res = spec["resources"]

@@ -267,3 +267,39 @@ def test_ctrl_c_stops_with_a_resume_hint_and_resume_finishes(loopback, tmp_path)
     assert code == 0, out[-4000:]
     assert "1/1 trials finished" in out
     assert_every_epoch_once(run_dir, 1)
+
+
+@pytest.mark.slow
+def test_resume_creates_the_trials_that_had_not_started(loopback, tmp_path):
+    """One trial at a time (max_concurrent_trials 1): after Ctrl-C during the first RLlib trial, the
+    second exists only in Tune's searcher state, and the resumed run must create it from there."""
+    spec_path = tmp_path / "sym.yaml"
+    spec_path.write_text(yaml.safe_dump({
+        "name": "sym", "kind": "symdqn", "conditions": ["DuelDQN", "SymDQN"], "seeds": [0],
+        "stop": {"epochs": 3}, "checkpoint": {"every_epochs": 1},
+        "epoch": {"train_episodes": 3, "eval_episodes": 2},
+        "resources": {"cpus_per_trial": 1, "max_concurrent_trials": 1},
+    }))  # fmt: skip
+    run_dir = tmp_path / "runs" / "sym"
+    args = ["run", str(spec_path), "--storage", str(tmp_path / "runs"), "--address", loopback.gcs]
+    driver = nsrl(tmp_path / "first.log", *args, "--no-analyze")
+
+    def first_trial_checkpointed():
+        trials = list(run_dir.glob("*_seed0_*"))
+        # an Algorithm's checkpoints show as directories (its results carry no checkpoint_dir_name)
+        return (len(trials) == 1 and list(trials[0].glob("checkpoint_*"))
+                and rows(trials[0]) and not rows(trials[0])[-1].get("done"))  # fmt: skip
+
+    wait_for(first_trial_checkpointed, "a checkpoint of the first trial", proc=driver)
+    os.kill(driver.pid, signal.SIGINT)
+    code, out = finish(driver, tmp_path / "first.log")
+    assert code == 130, out[-4000:]
+    assert len(list(run_dir.glob("*_seed0_*"))) == 1  # the second trial was never created
+
+    code, out = finish(nsrl(tmp_path / "resume.log", *args, "--resume"), tmp_path / "resume.log")
+    assert code == 0, out[-4000:]
+    assert "2/2 trials finished" in out
+    trials = load_trials(run_dir)
+    assert sorted(c["_model_config"]["condition"] for c, _ in trials) == ["DuelDQN", "SymDQN"]
+    for _, frame in trials:
+        assert frame["training_iteration"].tolist() == [1, 2, 3]
