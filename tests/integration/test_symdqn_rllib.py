@@ -54,7 +54,9 @@ def test_evaluation_episodes_are_fresh_and_seeded(ray_session):
             algo.stop()
 
 
-LEARN_ENV = {"min_shapes": 6, "max_shapes": 6, "max_steps": 20}
+# Four crosses one diagonal step away, and a circle at the end of every straight line from the agent:
+# no constant-action policy scores (each eats a circle), while the optimal 8-step tour scores 1.0.
+LEARN_ENV = {"layout": ["..O..", ".X.X.", "O.A.O", ".X.X.", "..O.."], "max_steps": 10}
 
 
 def random_policy_metrics(env_config: dict, episodes: int = 200) -> tuple[float, float]:
@@ -74,25 +76,27 @@ def random_policy_metrics(env_config: dict, episodes: int = 200) -> tuple[float,
 
 
 @pytest.mark.slow
-def test_duel_dqn_learns_to_avoid_negative_shapes(ray_session):
-    """The baseline really learns on RLlib: a small budget (≈ 3 900 updates) on a sparse 6-shape grid
-    brings the greedy negative ratio far below a random policy's. (Collecting crosses takes far longer:
-    the same budget leaves the score near random, in the plain PyTorch loop as well.)"""
+def test_duel_dqn_learns_a_fixed_grid_from_pixels(ray_session):
+    """The baseline really learns on RLlib: within ≈ 1 200 updates on one fixed layout, the greedy
+    policy collects most crosses and no circle, where a random policy scores ≈ 0.12. (On random
+    grids, collecting crosses takes far longer, in the plain PyTorch loop as well.)"""
     spec = validate_spec({
         "name": "learn", "kind": "symdqn",
         "env": {"config": LEARN_ENV},
-        "epoch": {"train_episodes": 25, "eval_episodes": 30},
-        "dqn": {"epsilon": [[0, 1.0], [1500, 0.05]], "lr": 1e-3, "target_update_freq": 250,
+        "epoch": {"train_episodes": 20, "eval_episodes": 2},
+        "dqn": {"epsilon": [[0, 1.0], [1000, 0.05]], "lr": 1e-3, "target_update_freq": 250,
                 "replay_capacity": 5000, "train_batch_size": 32},
     })  # fmt: skip
     algo = build_symdqn_config(spec, "DuelDQN", 0).build_algo()
     try:
-        negatives = [algo.train()["evaluation"]["env_runners"][NEGATIVE_RATIO] for _ in range(8)]
+        evaluations = [algo.train()["evaluation"]["env_runners"] for _ in range(6)]
     finally:
         algo.stop()
-    _, random_ratio = random_policy_metrics(LEARN_ENV)
-    assert random_ratio > 0.2
-    assert np.mean(negatives[-3:]) < 0.5 * random_ratio, (negatives, random_ratio)
+    random_score, random_ratio = random_policy_metrics(LEARN_ENV)
+    assert random_score < 0.2 and random_ratio > 0.1
+    last = evaluations[-2:]
+    assert np.mean([ev[SCORE] for ev in last]) > random_score + 0.5, (evaluations, random_score)
+    assert all(ev[NEGATIVE_RATIO] < 0.5 * random_ratio for ev in last), (evaluations, random_ratio)
 
 
 @pytest.mark.slow
