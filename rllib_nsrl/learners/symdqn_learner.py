@@ -112,9 +112,10 @@ class SymDQNLearner(DQNTorchLearner):
         # as deduplicated by the module's training pass when it ran the symbolic features).
         patches = self._patch_sets.setdefault(module_id, UniquePatchSet(int(mc.get("patch_capacity", 512))))
         distinct = fwd_out.get(DISTINCT_PATCHES)
-        if distinct is None:  # a training pass without shared features (no double-Q): same set
-            distinct = grid_patches(torch.cat([obs, split_observation(batch[Columns.NEXT_OBS])[0]]))
-        patches.add(distinct)
+        if distinct is not None:
+            patches.add(distinct, distinct=True)
+        else:  # a training pass without shared features (no double-Q): same set
+            patches.add(grid_patches(torch.cat([obs, split_observation(batch[Columns.NEXT_OBS])[0]])))
         restarted = self._maybe_restart(module_id, module, patches.tensor())
         sats = shape_axioms(module.shape_recognizer(patches.tensor()), p=float(mc.get("ltn_p", 8.0)))
         total = total + float(mc.get("shapes_weight", 1.0)) * shape_axioms_loss(sats)
@@ -155,5 +156,6 @@ class SymDQNLearner(DQNTorchLearner):
             metrics[SAT_A4] = sat4.detach()
 
         metrics[RECOGNIZER_RESTARTS] = torch.tensor(float(self._restarts.get(module_id, 0)))
-        self.metrics.log_dict({k: v.detach() for k, v in metrics.items()}, key=module_id, window=1)
+        for name, value in metrics.items():  # what `log_dict(metrics, key=module_id, window=1)` does
+            self.metrics.log_value((module_id, name), value.detach(), reduce="mean", window=1)
         return total

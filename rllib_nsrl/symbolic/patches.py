@@ -102,16 +102,19 @@ class UniquePatchSet:
     def __len__(self) -> int:
         return len(self._index)
 
-    def add(self, patches: torch.Tensor) -> int:
+    def add(self, patches: torch.Tensor, distinct: bool = False) -> int:
         """Add patches [N, C, H, W] (any leading shape is flattened to N); returns how many were new.
 
         The batch is first reduced to its distinct rows (a batch of grids repeats a few glyphs); the
         exact key bytes of those few are then looked up in a dict, so membership is byte-exact.
+        `distinct=True` skips that reduction for rows that already are the distinct ones in order of
+        first appearance (what `distinct_rows` picks): the set then ends up the same.
         """
         patches = patches.detach().reshape(-1, *patches.shape[-3:])
         if patches.shape[0] == 0:
             return 0
-        patches = patches[distinct_rows(patches.reshape(patches.shape[0], -1))[0].sort().values]
+        if not distinct:
+            patches = patches[distinct_rows(patches.reshape(patches.shape[0], -1))[0].sort().values]
         keys = patch_keys(patches).cpu().numpy()
         new = []
         for row, key in enumerate(keys):

@@ -67,8 +67,8 @@ def shape_axioms(truths: torch.Tensor, p: float = 8) -> dict[str, torch.Tensor]:
     groundings: dimension 0 is s (or s1), then s2, then the label variables, as the formula API orders them.
     """
     n, num_labels = truths.shape
-    one = vacuous_truth(truths)
     if n == 0:
+        one = vacuous_truth(truths)
         return {SAT_A1: one, SAT_A2: one, SAT_A3: one, SAT_SHAPES: one}
     label_ne = 1.0 - torch.eye(num_labels, dtype=truths.dtype, device=truths.device)  # l1 ≠ l2
     a1 = FORALL(EXISTS(truths, dim=(1,), p=p), dim=(0,), p=p)
@@ -78,7 +78,7 @@ def shape_axioms(truths: torch.Tensor, p: float = 8) -> dict[str, torch.Tensor]:
         premise = AND(truths[:, None, :], shape_ne[:, :, None])  # [s1, s2, l]
         a3 = FORALL(IMPLIES(premise, NOT(truths[None, :, :])), dim=(0, 1, 2), p=p)
     else:
-        a3 = one
+        a3 = vacuous_truth(truths)
     # SatAgg's own call only adds a range check of three numbers already in [0, 1].
     sat = SatAgg.agg_op(torch.stack([a1, a2, a3]), dim=0)
     return {SAT_A1: a1, SAT_A2: a2, SAT_A3: a3, SAT_SHAPES: sat}

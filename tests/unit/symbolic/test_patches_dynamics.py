@@ -1,7 +1,7 @@
 import torch
 
 from rllib_nsrl.symbolic.grid_dynamics import AgentLabelTracker, agent_cell_from_probs, next_cells
-from rllib_nsrl.symbolic.patches import UniquePatchSet, grid_patches, patch_keys, patches_to_image
+from rllib_nsrl.symbolic.patches import UniquePatchSet, distinct_rows, grid_patches, patch_keys, patches_to_image
 
 
 def test_patches_follow_cell_layout_and_round_trip():
@@ -33,6 +33,18 @@ def test_unique_set_dedupes_in_bulk():
     assert torch.equal(s.tensor()[:3], glyphs[[3, 1, 0]])  # arrival order
     assert s.add(glyphs[torch.randint(0, 5, (100,))]) == 0 and len(s) == 5
     assert s.add(torch.zeros(0, 3, 10, 10)) == 0
+
+
+def test_unique_set_takes_already_distinct_rows_without_reducing_them_again():
+    glyphs = torch.rand(5, 3, 10, 10)
+    batch = glyphs[torch.tensor([4, 4, 2, 0, 2, 4, 1])]
+    first, _ = distinct_rows(batch.reshape(7, -1))
+    reduced, direct = UniquePatchSet(), UniquePatchSet()
+    reduced.add(glyphs[[2]])
+    direct.add(glyphs[[2]])
+    assert reduced.add(batch) == direct.add(batch[first.sort().values], distinct=True) == 3
+    assert torch.equal(direct.tensor(), reduced.tensor())
+    assert torch.equal(direct.tensor(), glyphs[[2, 4, 0, 1]])
 
 
 def test_unique_set_cap_is_fifo_and_checkpoints():
