@@ -1,7 +1,13 @@
 import torch
 
 from rllib_nsrl.symbolic.grid_dynamics import AgentLabelTracker, agent_cell_from_probs, next_cells
-from rllib_nsrl.symbolic.patches import UniquePatchSet, distinct_rows, grid_patches, patch_keys, patches_to_image
+from rllib_nsrl.symbolic.patches import (
+    UniquePatchSet,
+    distinct_rows,
+    grid_patches,
+    patch_keys,
+    patches_to_image,
+)
 
 
 def test_patches_follow_cell_layout_and_round_trip():
