@@ -71,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--seconds", type=_positive(float), default=20.0, help="measuring time per variant (env, train)"
     )
+    b.add_argument(
+        "--rounds",
+        type=_positive(int),
+        default=3,
+        help="interleaved measuring rounds per variant (train); more rounds average out load changes",
+    )
     b.add_argument("--epochs", type=_positive(int), default=3, help="short epochs to train (quality)")
     b.add_argument("--seed", type=int, default=0)
 
@@ -228,7 +234,7 @@ def cmd_validate(args) -> int:
 def cmd_bench(args) -> int:
     from rllib_nsrl.bench import run_bench
 
-    return run_bench(args.what, seconds=args.seconds, seed=args.seed, epochs=args.epochs)
+    return run_bench(args.what, seconds=args.seconds, seed=args.seed, epochs=args.epochs, rounds=args.rounds)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,7 @@ import json
 JSON_PREFIX = "BENCH_JSON "
 
 
-def run_bench(what: str, *, seconds: float = 20.0, seed: int = 0, epochs: int = 3) -> int:
+def run_bench(what: str, *, seconds: float = 20.0, seed: int = 0, epochs: int = 3, rounds: int = 3) -> int:
     """Run benchmark `what` ("env", "train" or "quality") and print its table and JSON line; exit 0."""
     if what == "env":
         from rllib_nsrl.bench.env_bench import format_env_table, run_env_bench
@@ -20,7 +20,7 @@ def run_bench(what: str, *, seconds: float = 20.0, seed: int = 0, epochs: int = 
     elif what == "train":
         from rllib_nsrl.bench.train_bench import format_train_table, run_train_bench
 
-        res, fmt = run_train_bench(seconds=seconds, seed=seed), format_train_table
+        res, fmt = run_train_bench(seconds=seconds, seed=seed, rounds=rounds), format_train_table
     elif what == "quality":
         from rllib_nsrl.bench.quality import format_quality_table, run_quality_bench
 

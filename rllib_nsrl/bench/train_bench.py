@@ -199,11 +199,13 @@ def run_train_bench(
         for base in (PLAIN, DUEL):
             if base in out and out[base]["updates_per_s"] > 0:
                 rec[f"vs_{base}"] = rec["updates_per_s"] / out[base]["updates_per_s"]
-    ratios = {}
-    if PLAIN in out and DUEL in out:
-        ratios["b_over_a"] = out[DUEL][f"vs_{PLAIN}"]
-    if DUEL in out and SYM in out:
-        ratios["c_over_b"] = out[SYM][f"vs_{DUEL}"]
+    ratios, per_round = {}, {}
+    for key, num, den in (("b_over_a", DUEL, PLAIN), ("c_over_b", SYM, DUEL)):
+        if num in out and den in out:
+            ratios[key] = out[num][f"vs_{den}"]
+            # the same ratio within each round (the load is alike inside one): its spread is the noise
+            pairs = zip(out[num]["windows"], out[den]["windows"], strict=True)
+            per_round[key] = [round(n / d, 3) if d > 0 else None for n, d in pairs]
     return {
         "bench": "train",
         "seconds_per_variant": seconds,
@@ -218,6 +220,7 @@ def run_train_bench(
         "loadavg_1min": [round(load0[0], 2), round(os.getloadavg()[0], 2)],
         "variants": out,
         "ratios": ratios,
+        "ratios_per_round": per_round,
         "goals": GOALS,
     }
 
@@ -242,5 +245,7 @@ def format_train_table(res: dict) -> str:
     names = {"b_over_a": "b/a  DuelDQN on RLlib / plain loop", "c_over_b": "c/b  SymDQN(AR,AF) / DuelDQN"}
     for key, value in res["ratios"].items():
         verdict = "meets" if value >= GOALS[key] else "below"
-        rows.append(f"{names[key]:<40}{value:6.3f}   goal >= {GOALS[key]} ({verdict})")
+        spread = [r for r in res.get("ratios_per_round", {}).get(key, []) if r is not None]
+        within = f"; rounds {min(spread):.3f}-{max(spread):.3f}" if len(spread) > 1 else ""
+        rows.append(f"{names[key]:<40}{value:6.3f}   goal >= {GOALS[key]} ({verdict}{within})")
     return "\n".join(rows)

@@ -56,12 +56,16 @@ def test_train_bench_json_is_well_formed():
     from rllib_nsrl.bench.train_bench import VARIANTS, format_train_table, run_train_bench
 
     tiny = {"env": {"config": {"max_steps": 6}}, "dqn": {"learning_starts": 4}}
-    res = run_train_bench(seconds=0.01, seed=0, rounds=1, spec_over=tiny)
+    res = run_train_bench(seconds=0.02, seed=0, rounds=2, spec_over=tiny)
     assert list(res["variants"]) == list(VARIANTS)
     for rec in res["variants"].values():
         assert rec["updates"] >= 0 and rec["env_steps"] > 0 and rec["seconds"] > 0
         assert math.isclose(rec["updates_per_s"], rec["updates"] / rec["seconds"])
-    assert set(res["ratios"]) == {"b_over_a", "c_over_b"}
+        assert len(rec["windows"]) == 2
+    assert set(res["ratios"]) == set(res["ratios_per_round"]) == {"b_over_a", "c_over_b"}
+    duel, sym = res["variants"]["DuelDQN"]["windows"], res["variants"]["SymDQN(AR,AF)"]["windows"]
+    expected = [round(s / d, 3) if d > 0 else None for s, d in zip(sym, duel, strict=True)]
+    assert res["ratios_per_round"]["c_over_b"] == expected
     assert "b/a" in format_train_table(res)
     json.loads(json.dumps(res))  # the JSON line is exactly this dict
 

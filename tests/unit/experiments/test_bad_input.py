@@ -160,7 +160,8 @@ def test_unknown_flag_is_one_line(capsys):
 
 @pytest.mark.parametrize("argv, flag", [(["bench", "quality", "--epochs", "0"], "--epochs"),
                                         (["bench", "train", "--seconds", "-1"], "--seconds"),
-                                        (["bench", "env", "--seconds", "nan"], "--seconds")])
+                                        (["bench", "env", "--seconds", "nan"], "--seconds"),
+                                        (["bench", "train", "--rounds", "0"], "--rounds")])
 def test_bench_budget_must_be_positive(capsys, argv, flag):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
