@@ -18,6 +18,7 @@ from rllib_nsrl.rl_modules.conditions import CONDITIONS  # noqa: E402
 
 SCORE_COL = "evaluation/env_runners/score"
 NEG_COL = "evaluation/env_runners/negative_ratio"
+TIME_COL = "time_this_iter_s"
 
 # Paper appendix (score r and negative ratio p at epochs 50/150/250; SPEC §1).
 PAPER = {
@@ -126,6 +127,63 @@ def progress_note(long: pd.DataFrame, spec: dict) -> str:
     )
 
 
+def compute_table(trials: list[tuple[dict, pd.DataFrame]]) -> pd.DataFrame:
+    """condition × (trials, epochs, trial hours, median seconds per epoch) from Tune's `time_this_iter_s`.
+
+    Counts the epochs kept by `load_trials` (an epoch re-run after a resume counts once). Empty when
+    the results carry no timings."""
+    rows = []
+    for config, frame in trials:
+        if frame.empty or TIME_COL not in frame:
+            continue
+        seconds = frame[TIME_COL].astype(float)
+        condition = config["_model_config"]["condition"]
+        rows.append({"condition": condition, "epochs": len(seconds), "seconds": seconds})
+    if not rows:
+        return pd.DataFrame(columns=["condition", "trials", "epochs", "trial_hours", "median_s_per_epoch"])
+    out = []
+    for cond in [c for c in CONDITIONS if any(r["condition"] == c for r in rows)] + ["all"]:
+        group = [r for r in rows if cond in ("all", r["condition"])]
+        seconds = pd.concat([r["seconds"] for r in group], ignore_index=True)
+        out.append(
+            {
+                "condition": cond,
+                "trials": len(group),
+                "epochs": int(sum(r["epochs"] for r in group)),
+                "trial_hours": float(seconds.sum()) / 3600.0,
+                "median_s_per_epoch": float(seconds.median()),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def compute_markdown(table: pd.DataFrame, concurrent: int) -> str:
+    """The compute section of summary.md ('' without timings)."""
+    if table.empty:
+        return ""
+    lines = [
+        "",
+        "## Compute",
+        "",
+        "| condition | trials | epochs | trial time (h) | median s / epoch |",
+        "|---|---|---|---|---|",
+    ]
+    for r in table.itertuples():
+        cells = [r.condition, r.trials, r.epochs, f"{r.trial_hours:.2f}", f"{r.median_s_per_epoch:.0f}"]
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
+    total = float(table[table["condition"] == "all"]["trial_hours"].iloc[0])
+    note = (
+        "Trial time is the sum of Tune's `time_this_iter_s` over the epochs with results: the wall time of"
+        " each trial's process, including any time other work on the machine slowed or paused it."
+    )
+    if concurrent > 0:
+        note += (
+            f" With {concurrent} trial(s) at a time (`resources.max_concurrent_trials`), that is about"
+            f" {total / concurrent:.1f} h of wall time if the trials ran back to back."
+        )
+    return "\n".join([*lines, "", note, ""])
+
+
 def plot(long: pd.DataFrame, metric: str, ylabel: str, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4))
     for cond in [c for c in CONDITIONS if c in set(long["condition"])]:
@@ -159,8 +217,13 @@ def write_symdqn_report(trials, spec: dict, out: Path) -> list[Path]:
     wanted = set(spec.get("conditions") or []) | set(long["condition"])
     conditions = [c for c in CONDITIONS if c in wanted]  # a row for every condition of the spec
     text = markdown(table, window, spec["epoch"]["eval_episodes"], epochs, conditions)
-    paths[1].write_text(text + progress_note(long, spec))
+    compute = compute_table(trials)
+    concurrent = int(spec.get("resources", {}).get("max_concurrent_trials") or 0)
+    paths[1].write_text(text + progress_note(long, spec) + compute_markdown(compute, concurrent))
     long.to_csv(paths[2], index=False)
+    if not compute.empty:
+        paths.append(out / "compute.csv")
+        compute.to_csv(paths[-1], index=False)
     paths.append(plot(long, "score", "score (return / max return)", out / "score.png"))
     paths.append(plot(long, "negative_ratio", "negative ratio", out / "negative_ratio.png"))
     return paths

@@ -54,3 +54,26 @@ def test_a_condition_without_any_result_still_gets_a_row(tmp_path):
     write_symdqn_report([trial("DuelDQN", 0, [0.1, 0.2], [0.2, 0.2])], spec(stop=2), tmp_path)
     text = (tmp_path / "summary.md").read_text()
     assert "| SymDQN(AF) | 0 | – | – |" in text and "1 of 4 trials" in text
+
+
+def test_compute_section_sums_trial_time_per_condition(tmp_path):
+    trials = [
+        trial("DuelDQN", 0, [0.1, 0.2, 0.3], [0.2, 0.2, 0.2]),
+        trial("DuelDQN", 1, [0.1, 0.4, 0.5], [0.1, 0.1, 0.1]),
+        trial("SymDQN(AF)", 0, [0.5, 0.6, 0.7], [0.0, 0.0, 0.0]),
+    ]
+    for (_, frame), seconds in zip(trials, ([600, 600, 1200], [1800, 1800, 1800], [90, 90, 180]), strict=True):
+        frame["time_this_iter_s"] = seconds
+    write_symdqn_report(trials, {**spec(), "resources": {"max_concurrent_trials": 2}}, tmp_path)
+    text = (tmp_path / "summary.md").read_text()
+    assert "| DuelDQN | 2 | 6 | 2.17 | 1500 |" in text  # 7 800 s; median of 600, 600, 1200, 1800 ×3
+    assert "| SymDQN(AF) | 1 | 3 | 0.10 | 90 |" in text
+    assert "| all | 3 | 9 | 2.27 | 600 |" in text  # 8 160 s
+    assert "about 1.1 h of wall time" in text  # 8 160 s / 2
+    assert pd.read_csv(tmp_path / "compute.csv")["trials"].tolist() == [2, 1, 3]
+
+
+def test_no_compute_section_without_timings(tmp_path):
+    write_symdqn_report([trial("DuelDQN", 0, [0.1, 0.2], [0.2, 0.2])], spec(stop=2), tmp_path)
+    assert "## Compute" not in (tmp_path / "summary.md").read_text()
+    assert not (tmp_path / "compute.csv").exists()
