@@ -20,13 +20,13 @@ SCORE_COL = "evaluation/env_runners/score"
 NEG_COL = "evaluation/env_runners/negative_ratio"
 TIME_COL = "time_this_iter_s"
 
-# Paper appendix (score r and negative ratio p at epochs 50/150/250; SPEC §1).
+# Paper appendix: score r ± sd and negative ratio p (no sd given) at epochs 50/150/250 (SPEC §1).
 PAPER = {
-    "SymDQN(AF)": {"r": (0.65, 0.70, 0.71), "p": (0.00, 0.00, 0.00)},
-    "SymDQN(AR)": {"r": (0.26, 0.47, 0.53), "p": (0.02, 0.01, 0.00)},
-    "SymDQN": {"r": (0.43, 0.65, 0.66), "p": (0.17, 0.12, 0.08)},
-    "SymDQN(AR,AF)": {"r": (0.40, 0.53, 0.59), "p": (0.00, 0.00, 0.00)},
-    "DuelDQN": {"r": (0.24, 0.57, 0.64), "p": (0.19, 0.14, 0.10)},
+    "SymDQN(AF)": {"r": (0.65, 0.70, 0.71), "r_sd": (0.03, 0.01, 0.01), "p": (0.00, 0.00, 0.00)},
+    "SymDQN(AR)": {"r": (0.26, 0.47, 0.53), "r_sd": (0.03, 0.01, 0.04), "p": (0.02, 0.01, 0.00)},
+    "SymDQN": {"r": (0.43, 0.65, 0.66), "r_sd": (0.05, 0.02, 0.02), "p": (0.17, 0.12, 0.08)},
+    "SymDQN(AR,AF)": {"r": (0.40, 0.53, 0.59), "r_sd": (0.02, 0.02, 0.02), "p": (0.00, 0.00, 0.00)},
+    "DuelDQN": {"r": (0.24, 0.57, 0.64), "r_sd": (0.06, 0.02, 0.01), "p": (0.19, 0.14, 0.10)},
 }
 PAPER_EPOCHS = (50, 150, 250)
 
@@ -73,6 +73,7 @@ def summary_table(long: pd.DataFrame, epochs: list[int]) -> pd.DataFrame:
         return float("nan")
 
     stats["paper_score"] = stats.apply(lambda r: paper(r, "r"), axis=1)
+    stats["paper_score_sd"] = stats.apply(lambda r: paper(r, "r_sd"), axis=1)
     stats["paper_neg"] = stats.apply(lambda r: paper(r, "p"), axis=1)
     order = {c: i for i, c in enumerate(CONDITIONS)}
     return stats.sort_values(
@@ -93,14 +94,17 @@ def markdown(
     for cond in conditions:
         g = table[table["condition"] == cond].set_index("epoch")
         cells = [cond, str(int(g["seeds"].max())) if len(g) else "0"]
-        for col, sd, pcol in (("score_mean", "score_sd", "paper_score"), ("neg_mean", "neg_sd", "paper_neg")):
+        for col, sd, pcol, psd in (
+            ("score_mean", "score_sd", "paper_score", "paper_score_sd"),
+            ("neg_mean", "neg_sd", "paper_neg", None),
+        ):
             for e in epochs:
                 if e not in g.index:
                     cells.append("–")
                     continue
                 cell = _pm(g.at[e, col], g.at[e, sd])
                 if not pd.isna(g.at[e, pcol]):
-                    cell += f" (paper {g.at[e, pcol]:.2f})"
+                    cell += f" (paper {_pm(g.at[e, pcol], g.at[e, psd] if psd else float('nan'))})"
                 cells.append(cell)
         lines.append("| " + " | ".join(cells) + " |")
     note = (

@@ -62,7 +62,7 @@ SYMBOLIC = Section(
         "shapes_weight": Field(float, 1.0, min=0.0),
         "reward_weight": Field(float, 1.0, min=0.0),
         "reasoner_weight": Field(float, 1.0, min=0.0),
-        "reasoner_margin": Field(float, 0.5, min=0.0),
+        "reasoner_margin": Field(float, 0.0, min=0.0),  # A4 guard r1 > r2 + margin: paper 0 (ref code 0.5)
         "ltn_p": Field(float, 8.0, min=1.0),
         "patch_capacity": Field(int, 512, min=8),
     }

@@ -149,7 +149,7 @@ class SymDQNLearner(DQNTorchLearner):
             sat4 = action_reasoner_sat(
                 pred_all.detach(),
                 fwd_out[QF_PREDS],
-                margin=float(mc.get("reasoner_margin", 0.5)),
+                margin=float(mc.get("reasoner_margin", 0.0)),
                 p=float(mc.get("ltn_p", 8.0)),
             )
             total = total + float(mc.get("reasoner_weight", 1.0)) * (1.0 - sat4)

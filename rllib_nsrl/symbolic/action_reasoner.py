@@ -6,7 +6,11 @@ The individuals are all ordered pairs of distinct actions (a1, a2) of every stat
 batch: r1, q1 belong to a1 and r2, q2 to a2. `ltn.diag` ties the four variables to that one pair
 index (no cross product), and the guard is LTN guarded quantification (`cond_vars`/`cond_fn`), not an
 implication, so pairs outside the guard do not dilute the ∀ (the paper's argument). Reference code:
-margin 0.5, MoreThan(x, y) = sigmoid(2 (x − y)); ∀ = p-mean error, p = 8.
+MoreThan(x, y) = sigmoid(2 (x − y)); ∀ = p-mean error, p = 8.
+
+The paper's guard is r1 > r2 (margin 0, the default); the reference code's is r1 > r2 + 0.5
+(`symbolic.reasoner_margin: 0.5`), which keeps pairs whose predicted rewards differ by noise only out
+of the ∀.
 
 `action_reasoner_sat_formulas` writes A4 with LTNtorch's formula API (`diag`, guarded `Quantifier`);
 `action_reasoner_sat` (used in training) calls the same ∀ operator with the guard as its mask on the
@@ -53,7 +57,7 @@ def action_pairs(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def action_reasoner_sat(
     pred_rewards: torch.Tensor,
     q_values: torch.Tensor,
-    margin: float = 0.5,
+    margin: float = 0.0,
     p: float = 8,
     steepness: float = STEEPNESS,
 ) -> torch.Tensor:
@@ -74,7 +78,7 @@ def action_reasoner_sat(
 def action_reasoner_sat_formulas(
     pred_rewards: torch.Tensor,
     q_values: torch.Tensor,
-    margin: float = 0.5,
+    margin: float = 0.0,
     p: float = 8,
     predicate: ltn.Predicate = MoreThan,
 ) -> torch.Tensor:

@@ -62,7 +62,8 @@ def test_compute_section_sums_trial_time_per_condition(tmp_path):
         trial("DuelDQN", 1, [0.1, 0.4, 0.5], [0.1, 0.1, 0.1]),
         trial("SymDQN(AF)", 0, [0.5, 0.6, 0.7], [0.0, 0.0, 0.0]),
     ]
-    for (_, frame), seconds in zip(trials, ([600, 600, 1200], [1800, 1800, 1800], [90, 90, 180]), strict=True):
+    timings = ([600, 600, 1200], [1800, 1800, 1800], [90, 90, 180])
+    for (_, frame), seconds in zip(trials, timings, strict=True):
         frame["time_this_iter_s"] = seconds
     write_symdqn_report(trials, {**spec(), "resources": {"max_concurrent_trials": 2}}, tmp_path)
     text = (tmp_path / "summary.md").read_text()
@@ -77,3 +78,13 @@ def test_no_compute_section_without_timings(tmp_path):
     write_symdqn_report([trial("DuelDQN", 0, [0.1, 0.2], [0.2, 0.2])], spec(stop=2), tmp_path)
     assert "## Compute" not in (tmp_path / "summary.md").read_text()
     assert not (tmp_path / "compute.csv").exists()
+
+
+def test_paper_columns_carry_the_papers_sd_of_the_score(tmp_path):
+    scores = [0.1] * 50
+    trials = [trial("SymDQN(AF)", 0, scores, [0.0] * 50), trial("SymDQN(AF)", 1, scores, [0.0] * 50)]
+    run_spec = {**spec(stop=50), "analysis": {"epochs": [50], "window": 5}}
+    write_symdqn_report(trials, run_spec, tmp_path)
+    text = (tmp_path / "summary.md").read_text()
+    assert "| SymDQN(AF) | 2 | 0.10 ± 0.00 (paper 0.65 ± 0.03) | 0.00 ± 0.00 (paper 0.00) |" in text
+    assert pd.read_csv(tmp_path / "summary.csv")["paper_score_sd"].tolist()[-1] == 0.03

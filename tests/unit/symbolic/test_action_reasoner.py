@@ -27,32 +27,42 @@ def test_high_when_q_orders_like_rewards_low_when_reversed():
 
 def test_guard_ignores_pairs_within_margin():
     torch.manual_seed(0)
-    # State 0: only the pairs (0, k) are guarded (1.0 > r_k + 0.5); state 1: every pair within margin.
+    # Reference margin 0.5. State 0: only the pairs (0, k) are guarded (1.0 > r_k + 0.5); state 1:
+    # every pair within the margin.
     r = torch.tensor([[1.0, 0.0, 0.0, 0.2], [0.3, 0.0, 0.1, 0.2]])
     q = torch.randn(2, 4)
-    base = action_reasoner_sat(r, q)
+    base = action_reasoner_sat(r, q, margin=0.5)
     q2 = q.clone()
     q2[1] = torch.randn(4) * 10.0  # unguarded state: arbitrary change
     q2[0, 1:] = q[0, 1:].flip(-1)  # unguarded pairs among actions 1..3: permuted
-    assert torch.allclose(action_reasoner_sat(r, q2), base, atol=1e-6)
+    assert torch.allclose(action_reasoner_sat(r, q2, margin=0.5), base, atol=1e-6)
     # Guarded quantification, not implication: unguarded pairs do not dilute the ∀ towards 1.
-    assert torch.allclose(action_reasoner_sat(r[:1], q[:1]), base, atol=1e-6)
+    assert torch.allclose(action_reasoner_sat(r[:1], q[:1], margin=0.5), base, atol=1e-6)
     q3 = q.clone()
     q3[0, 0] = q[0].min() - 3.0  # violate every guarded pair
-    assert float(action_reasoner_sat(r, q3)) < float(base) - 0.3
+    assert float(action_reasoner_sat(r, q3, margin=0.5)) < float(base) - 0.3
 
 
 def test_only_guarded_pairs_matter_across_a_batch():
     torch.manual_seed(0)
-    r = torch.tensor([[0.0, 0.2, 0.4, 2.0]] * 3)  # only the pairs (3, k) are guarded
+    r = torch.tensor([[0.0, 0.2, 0.4, 2.0]] * 3)  # margin 0.5: only the pairs (3, k) are guarded
     q = torch.randn(3, 4)
-    base = action_reasoner_sat(r, q)
+    base = action_reasoner_sat(r, q, margin=0.5)
     shifted = q.clone()
     shifted[:, :3] = q[:, :3].flip(-1)  # permute the unguarded actions 0..2 among themselves
-    assert torch.allclose(action_reasoner_sat(r, shifted), base, atol=1e-6)
+    assert torch.allclose(action_reasoner_sat(r, shifted, margin=0.5), base, atol=1e-6)
     raised = q.clone()
     raised[:, 3] += 3.0  # the better action's Q rises: every guarded pair is more satisfied
-    assert float(action_reasoner_sat(r, raised)) > float(base)
+    assert float(action_reasoner_sat(r, raised, margin=0.5)) > float(base)
+
+
+def test_paper_guard_is_strict_order_of_predicted_rewards():
+    r = torch.tensor([[0.1, 0.0, 0.0, 0.0]])  # a1 = 0 beats every other action, by less than 0.5
+    aligned = torch.tensor([[1.0, 0.0, 0.0, 0.0]])
+    assert float(action_reasoner_sat(r, aligned)) > float(action_reasoner_sat(r, -aligned)) + 0.5
+    assert float(action_reasoner_sat(r, -aligned, margin=0.5)) == 1.0  # reference margin: no guarded pair
+    tied = torch.zeros(1, 4)
+    assert float(action_reasoner_sat(tied, torch.randn(1, 4))) == 1.0  # r1 = r2 is outside the guard
 
 
 def test_no_guarded_pair_is_vacuously_true_with_zero_gradient():
