@@ -37,6 +37,37 @@ def test_action_filter_only_on_evaluation_runners(algo):
     assert has(algo.eval_env_runner)
 
 
+def test_evaluation_never_takes_a_filtered_action_greedy_or_random(ray_session):
+    import torch
+    from ray.rllib.utils.schedules.scheduler import Scheduler
+
+    from rllib_nsrl.constants import ACTION_MASK
+
+    algo = build_symdqn_config(smoke_spec(), "SymDQN(AF)", 5).build_algo()
+    try:
+        runner = algo.eval_env_runner
+        module = runner.module
+        torch.manual_seed(0)
+        with torch.no_grad():  # sharp label truths, steep reward model: glyph predictions differ by > 0.5
+            module.shape_recognizer.head.weight.mul_(40.0)
+            for layer in (module.reward_predictor.net[0], module.reward_predictor.net[-1]):
+                layer.weight.normal_(0.0, 3.0)
+        # explore=True: every action from DQN's ε-random branch
+        module.epsilon_schedule = Scheduler(fixed_value_or_schedule=1.0, framework="torch")
+        taken = removed = 0
+        for explore in (False, True):
+            for episode in runner.sample(num_episodes=4, explore=explore):
+                for t in range(len(episode)):
+                    mask, action = episode.get_observations(t)[ACTION_MASK], int(episode.get_actions(t))
+                    assert mask[action] == 1, (explore, t, mask.tolist(), action)
+                    assert mask.any()
+                    taken += 1
+                    removed += int((mask == 0).sum())
+        assert taken > 0 and removed > taken / 4  # the filter did remove actions: the check is not vacuous
+    finally:
+        algo.stop()
+
+
 def first_observations(runner, n=3):
     firsts = [ep.get_observations(0) for ep in runner.sample(num_episodes=n, explore=False)]
     return np.stack([o[OBS] if isinstance(o, dict) else o for o in firsts])  # filter-wrapped on eval runners
