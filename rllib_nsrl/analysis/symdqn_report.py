@@ -140,7 +140,7 @@ def compute_table(trials: list[tuple[dict, pd.DataFrame]]) -> pd.DataFrame:
     for config, frame in trials:
         if frame.empty or TIME_COL not in frame:
             continue
-        seconds = frame[TIME_COL].astype(float)
+        seconds = frame[TIME_COL].astype(float).dropna()
         condition = config["_model_config"]["condition"]
         rows.append({"condition": condition, "epochs": len(seconds), "seconds": seconds})
     if not rows:
@@ -177,13 +177,14 @@ def compute_markdown(table: pd.DataFrame, concurrent: int) -> str:
         lines.append("| " + " | ".join(map(str, cells)) + " |")
     total = float(table[table["condition"] == "all"]["trial_hours"].iloc[0])
     note = (
-        "Trial time is the sum of Tune's `time_this_iter_s` over the epochs with results: the wall time of"
-        " each trial's process, including any time other work on the machine slowed or paused it."
+        "Trial time is the sum of Tune's `time_this_iter_s` over the epochs with results: wall time inside"
+        " the training epochs, including any time other work on the machine slowed or paused them, but"
+        " not trial setup, restores, checkpoint saves or epochs lost to a crash and run again."
     )
     if concurrent > 0:
         note += (
-            f" With {concurrent} trial(s) at a time (`resources.max_concurrent_trials`), that is about"
-            f" {total / concurrent:.1f} h of wall time if the trials ran back to back."
+            f" With {concurrent} trial(s) at a time (`resources.max_concurrent_trials`), the trials need at"
+            f" least {total / concurrent:.1f} h of wall time."
         )
     return "\n".join([*lines, "", note, ""])
 
@@ -225,7 +226,9 @@ def write_symdqn_report(trials, spec: dict, out: Path) -> list[Path]:
     concurrent = int(spec.get("resources", {}).get("max_concurrent_trials") or 0)
     paths[1].write_text(text + progress_note(long, spec) + compute_markdown(compute, concurrent))
     long.to_csv(paths[2], index=False)
-    if not compute.empty:
+    if compute.empty:
+        (out / "compute.csv").unlink(missing_ok=True)  # no timings now: drop an earlier run's table
+    else:
         paths.append(out / "compute.csv")
         compute.to_csv(paths[-1], index=False)
     paths.append(plot(long, "score", "score (return / max return)", out / "score.png"))

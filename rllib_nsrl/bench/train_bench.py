@@ -175,6 +175,7 @@ def run_train_bench(
             out[label]["warmup_s"] = time.perf_counter() - t1
             out[label].update(updates=0, env_steps=0, seconds=0.0, windows=[])
         out = {label: out[label] for label in variants}
+        rates: dict[str, list[float]] = {label: [] for label in variants}  # unrounded `windows`
         for _ in range(rounds):
             for label in variants:
                 w = runners[label].window(seconds / rounds)
@@ -183,6 +184,7 @@ def run_train_bench(
                 rec["env_steps"] += w["env_steps"]
                 rec["seconds"] += w["seconds"]
                 rec["windows"].append(round(w["updates"] / w["seconds"], 2))
+                rates[label].append(w["updates"] / w["seconds"])
     finally:
         for runner in runners.values():
             runner.stop()
@@ -204,7 +206,7 @@ def run_train_bench(
         if num in out and den in out:
             ratios[key] = out[num][f"vs_{den}"]
             # the same ratio within each round (the load is alike inside one): its spread is the noise
-            pairs = zip(out[num]["windows"], out[den]["windows"], strict=True)
+            pairs = zip(rates[num], rates[den], strict=True)
             per_round[key] = [round(n / d, 3) if d > 0 else None for n, d in pairs]
     return {
         "bench": "train",

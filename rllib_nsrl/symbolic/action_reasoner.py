@@ -20,8 +20,6 @@ copies and range checks (≈ 1.1 → 0.5 ms per update; the tests check that val
 
 from __future__ import annotations
 
-import functools
-
 import ltn
 import torch
 
@@ -38,20 +36,16 @@ def more_than(steepness: float = STEEPNESS) -> ltn.Predicate:
 MoreThan = more_than()
 
 
-@functools.lru_cache(maxsize=16)
-def _pair_index(num_actions: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(a1, a2) over all ordered pairs of distinct actions, row-major: two LongTensors [A·(A−1)]."""
-    a1, a2 = torch.meshgrid(
-        torch.arange(num_actions, device=device), torch.arange(num_actions, device=device), indexing="ij"
-    )
-    distinct = a1 != a2
-    return a1[distinct], a2[distinct]
-
-
 def action_pairs(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """All ordered pairs of distinct actions per state: [B, A] → (first, second), each [B·A·(A−1)]."""
-    a1, a2 = _pair_index(values.shape[-1], values.device)
-    return values[:, a1].reshape(-1), values[:, a2].reshape(-1)
+    num_actions = values.shape[-1]
+    a1, a2 = torch.meshgrid(
+        torch.arange(num_actions, device=values.device),
+        torch.arange(num_actions, device=values.device),
+        indexing="ij",
+    )
+    distinct = a1 != a2
+    return values[:, a1[distinct]].reshape(-1), values[:, a2[distinct]].reshape(-1)
 
 
 def action_reasoner_sat(

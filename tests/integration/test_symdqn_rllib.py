@@ -39,6 +39,8 @@ def test_action_filter_only_on_evaluation_runners(algo):
 
 def test_evaluation_never_takes_a_filtered_action_greedy_or_random(ray_session):
     import torch
+    from ray.rllib.algorithms.dqn.default_dqn_rl_module import QF_PREDS
+    from ray.rllib.core.columns import Columns
     from ray.rllib.utils.schedules.scheduler import Scheduler
 
     from rllib_nsrl.constants import ACTION_MASK
@@ -54,16 +56,22 @@ def test_evaluation_never_takes_a_filtered_action_greedy_or_random(ray_session):
                 layer.weight.normal_(0.0, 3.0)
         # explore=True: every action from DQN's ε-random branch
         module.epsilon_schedule = Scheduler(fixed_value_or_schedule=1.0, framework="torch")
-        taken = removed = 0
         for explore in (False, True):
+            taken = removed = overruled = 0
             for episode in runner.sample(num_episodes=4, explore=explore):
                 for t in range(len(episode)):
-                    mask, action = episode.get_observations(t)[ACTION_MASK], int(episode.get_actions(t))
+                    obs, action = episode.get_observations(t), int(episode.get_actions(t))
+                    mask = obs[ACTION_MASK]
                     assert mask[action] == 1, (explore, t, mask.tolist(), action)
                     assert mask.any()
                     taken += 1
                     removed += int((mask == 0).sum())
-        assert taken > 0 and removed > taken / 4  # the filter did remove actions: the check is not vacuous
+                    with torch.no_grad():  # the greedy action without the filter
+                        q = module.compute_q_values({Columns.OBS: torch.as_tensor(obs[OBS][None])})[QF_PREDS]
+                    overruled += int(mask[int(q.argmax())] == 0)
+            # not vacuous: in both modes the filter removed actions, and greedily it overruled the Q-net
+            assert taken > 0 and removed > taken / 4, (explore, taken, removed)
+            assert explore or overruled > 0
     finally:
         algo.stop()
 

@@ -70,14 +70,23 @@ def test_compute_section_sums_trial_time_per_condition(tmp_path):
     assert "| DuelDQN | 2 | 6 | 2.17 | 1500 |" in text  # 7 800 s; median of 600, 600, 1200, 1800 ×3
     assert "| SymDQN(AF) | 1 | 3 | 0.10 | 90 |" in text
     assert "| all | 3 | 9 | 2.27 | 600 |" in text  # 8 160 s
-    assert "about 1.1 h of wall time" in text  # 8 160 s / 2
+    assert "at least 1.1 h of wall time" in text  # 8 160 s / 2
     assert pd.read_csv(tmp_path / "compute.csv")["trials"].tolist() == [2, 1, 3]
 
 
 def test_no_compute_section_without_timings(tmp_path):
+    (tmp_path / "compute.csv").write_text("stale\n")
     write_symdqn_report([trial("DuelDQN", 0, [0.1, 0.2], [0.2, 0.2])], spec(stop=2), tmp_path)
     assert "## Compute" not in (tmp_path / "summary.md").read_text()
     assert not (tmp_path / "compute.csv").exists()
+
+
+def test_compute_counts_only_timed_epochs_and_trials_with_timings(tmp_path):
+    timed = trial("DuelDQN", 0, [0.1, 0.2, 0.3], [0.2] * 3)
+    untimed = trial("DuelDQN", 1, [0.1, 0.2], [0.2] * 2)
+    timed[1]["time_this_iter_s"] = [3600.0, float("nan"), 3600.0]
+    write_symdqn_report([timed, untimed], spec(), tmp_path)
+    assert "| DuelDQN | 1 | 2 | 2.00 | 3600 |" in (tmp_path / "summary.md").read_text()
 
 
 def test_paper_columns_carry_the_papers_sd_of_the_score(tmp_path):

@@ -95,8 +95,9 @@ def test_descent_on_a4_orders_q_values():
     assert q[0, 0] > q[0, 1] > q[0, 2]
 
 
+@pytest.mark.parametrize("margin", [0.0, 0.5])  # the paper's guard, the reference code's
 @pytest.mark.parametrize("case", ["random", "no_guarded_pair", "empty_batch", "one_state"])
-def test_fast_path_equals_the_ltn_formula_api_in_value_and_gradient(case):
+def test_fast_path_equals_the_ltn_formula_api_in_value_and_gradient(case, margin):
     torch.manual_seed(3)
     r, q = torch.randn(16, 4), torch.randn(16, 4)
     if case == "no_guarded_pair":
@@ -106,7 +107,7 @@ def test_fast_path_equals_the_ltn_formula_api_in_value_and_gradient(case):
     elif case == "one_state":
         r, q = r[:1], q[:1]
     q.requires_grad_(True)
-    fast, ref = action_reasoner_sat(r, q), action_reasoner_sat_formulas(r, q)
+    fast, ref = action_reasoner_sat(r, q, margin=margin), action_reasoner_sat_formulas(r, q, margin=margin)
     assert fast.dtype == ref.dtype == q.dtype
     assert torch.allclose(fast, ref, atol=1e-6)
     (g_fast,) = torch.autograd.grad(fast, q, allow_unused=True, materialize_grads=True)
