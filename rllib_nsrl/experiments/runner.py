@@ -122,6 +122,7 @@ def run(spec: dict, plan: Plan, *, storage: Location, name: str, resume: bool = 
     """Run (or resume) the experiment on the connected Ray; returns the Tune `ResultGrid`."""
     from ray import tune
 
+    from rllib_nsrl.experiments.csv_log import ResumableCSVLogger
     from rllib_nsrl.experiments.progress import ProgressPrinter
 
     trainable = _with_resources(plan.trainable, spec)
@@ -151,7 +152,7 @@ def run(spec: dict, plan: Plan, *, storage: Location, name: str, resume: bool = 
             stop={"training_iteration": plan.epochs},
             checkpoint_config=_checkpoint_config(plan, spec),
             failure_config=tune.FailureConfig(max_failures=spec["failure"]["max_failures"]),
-            callbacks=[ProgressPrinter(plan.label, plan.columns, plan.epochs)],
+            callbacks=[ProgressPrinter(plan.label, plan.columns, plan.epochs), ResumableCSVLogger()],
             verbose=verbose,
         ),
     )

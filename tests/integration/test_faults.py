@@ -4,6 +4,7 @@ Each fault is injected from outside at a point the test first observes (a checkp
 running on the node to remove), never after a fixed delay; every run uses generous timeouts only.
 """
 
+import csv
 import json
 import os
 import signal
@@ -303,3 +304,18 @@ def test_resume_creates_the_trials_that_had_not_started(loopback, tmp_path):
     assert sorted(c["seed"] for c, _ in trials) == [0, 1]
     for _, frame in trials:
         assert frame["training_iteration"].tolist() == [1, 2, 3]
+    for trial_dir in run_dir.glob("DuelDQN_seed*"):
+        assert_progress_csv_matches_result_json(trial_dir)
+
+
+def assert_progress_csv_matches_result_json(trial_dir: Path) -> None:
+    """Every progress.csv row has the header's width and the values of the result.json row it logs."""
+    with (trial_dir / "progress.csv").open(newline="") as f:
+        header, *table = list(csv.reader(f))
+    reported = {(r["training_iteration"], r["time_total_s"]): r for r in rows(trial_dir)}
+    assert len(table) == len(reported) > 0
+    for line in table:
+        assert len(line) == len(header), f"{trial_dir.name}: a row of {len(line)} fields under {len(header)}"
+        row = dict(zip(header, line, strict=True))
+        logged = reported[(int(row["training_iteration"]), float(row["time_total_s"]))]
+        assert float(row["evaluation/env_runners/score"]) == logged["evaluation"]["env_runners"]["score"]
