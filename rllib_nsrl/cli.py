@@ -80,8 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--epochs", type=_positive(int), default=3, help="short epochs to train (quality)")
     b.add_argument("--seed", type=int, default=0)
 
-    c = sub.add_parser("collect", help="collect offline planner datasets for a BlocksWorld spec")
-    c.add_argument("spec", help="blocksworld_lifelong spec YAML")
+    c = sub.add_parser("collect", help="collect the offline datasets of a spec (kinds with data)")
+    c.add_argument("spec", help="experiment spec YAML of a kind with datasets")
     c.add_argument("--smoke", action="store_true", help="shrink the spec to a tiny dataset")
     c.add_argument("--out", help="dataset directory (default: the spec's data.dir)")
     c.add_argument("--address", help="attach to a running Ray cluster (default: start a local Ray)")
@@ -89,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="validate a spec and print it with defaults filled in")
     v.add_argument("spec")
     v.add_argument("--smoke", action="store_true")
+
+    s = sub.add_parser("spec", help="every key of a kind's spec: type, default, range, help")
+    s.add_argument("kind", nargs="?", help="experiment kind (omit to list the kinds)")
+    s.add_argument("--json-schema", action="store_true", help="print a JSON Schema (for editors) instead")
     return p
 
 
@@ -208,20 +212,38 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_collect(args) -> int:
+    from rllib_nsrl.experiments.kinds import get_kind
     from rllib_nsrl.experiments.spec import load_spec
 
     spec = load_spec(args.spec, smoke=args.smoke)
-    if spec["kind"] != "blocksworld_lifelong":
-        raise SpecError(
-            f"{args.spec}: kind: `nsrl collect` needs a blocksworld_lifelong spec, got {spec['kind']!r}"
-        )
+    kind = get_kind(spec["kind"])
+    if kind.collect is None:
+        raise SpecError(f"{args.spec}: kind: {spec['kind']!r} has no datasets to collect")
     if args.address:
         from rllib_nsrl.experiments.cluster import check_address
 
         check_address(args.address)
-    from rllib_nsrl.offline.collect import run_collect
+    return kind.collect(spec, args.out, args.address)
 
-    return run_collect(spec, out_dir=args.out, address=args.address)
+
+def cmd_spec(args) -> int:
+    from rllib_nsrl.experiments.kinds import get_kind, kind_names
+    from rllib_nsrl.experiments.schema import describe
+
+    if args.kind is None:
+        print("\n".join(kind_names()))
+        return 0
+    model = get_kind(args.kind, "nsrl spec").spec_model
+    if args.json_schema:
+        print(json.dumps(model.model_json_schema(), indent=2))
+        return 0
+    rows = describe(model)
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in ("key", "type", "default", "range")}
+    cols = list(widths)
+    print("  ".join(c.ljust(widths[c]) for c in cols) + "  help")
+    for r in rows:
+        print("  ".join(str(r[c]).ljust(widths[c]) for c in cols) + "  " + (r["help"] or ""))
+    return 0
 
 
 def cmd_validate(args) -> int:
@@ -245,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         "bench": cmd_bench,
         "validate": cmd_validate,
         "collect": cmd_collect,
+        "spec": cmd_spec,
     }
     try:
         return commands[args.command](args)

@@ -1,7 +1,7 @@
 """Reference ceiling of `nsrl bench train`: a plain single-process PyTorch Dueling double-DQN loop.
 
 The same network as the RLlib modules (`encoders.GridEncoder` → `encoders.dueling_heads`,
-Q = V + A − mean(A)) and the hyperparameters of a `kind: symdqn` spec's `dqn` section (SPEC §1:
+Q = V + A − mean(A)) and the hyperparameters of a `kind: symdqn` spec's `dqn` section (docs/systems/symdqn.md#q-network-and-hyperparameters:
 batch 16, replay capacity 1000, `updates_per_step` updates per env step, target copy every 1000 env
 steps, Adam lr 1e-4, global grad-norm clip 1, double-Q, ε schedule 0.95 → 0.05), with RLlib DQN's
 Huber TD loss and its single online forward over [obs; next_obs]. No Ray, no connectors, no
@@ -68,7 +68,7 @@ class ReplayRing:
 class PlainDuelingDQN:
     """One ShapesGridEnv, one Q-network, one update per env step; `run_for(s)` trains for s seconds.
 
-    env_config: ShapesGridEnv config (as `symdqn_build.env_config` + `zero_reward`); dqn: a validated
+    env_config: ShapesGridEnv config (as `systems.symdqn.kind.env_config` + `zero_reward`); dqn: a validated
     spec's `dqn` section; adam: extra `torch.optim.Adam` flags (`foreach`, `fused`) so the reference
     can run the same Adam implementation as the learner it is compared with. Counters (`env_steps`,
     `updates`) accumulate over calls.

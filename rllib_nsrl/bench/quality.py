@@ -23,9 +23,9 @@ def run_quality_bench(
     """Train `condition` for `epochs` iterations of the quality spec; return the per-epoch fingerprint."""
     import ray
 
-    from rllib_nsrl.experiments.schema import deep_merge
-    from rllib_nsrl.experiments.spec import validate_spec
-    from rllib_nsrl.experiments.symdqn_build import build_symdqn_config
+    from rllib_nsrl.experiments.schema import check, deep_merge
+    from rllib_nsrl.systems.symdqn.kind import symdqn_config
+    from rllib_nsrl.systems.symdqn.spec import SymDQNSpec
 
     raw = {
         "name": "bench_quality",
@@ -35,10 +35,10 @@ def run_quality_bench(
         # the A4 margin the recorded fingerprints were taken with (docs/speed.md); default since: 0.0
         "symbolic": {"reasoner_margin": 0.5},
     }
-    spec = validate_spec(deep_merge(raw, spec_over or {}))
+    spec = check(SymDQNSpec, deep_merge(raw, spec_over or {}))
     started = _ensure_ray()
     try:
-        algo = build_symdqn_config(spec, condition, seed).build_algo()
+        algo = symdqn_config(spec, condition, seed).build_algo()
         rows = []
         try:
             for epoch in range(1, epochs + 1):

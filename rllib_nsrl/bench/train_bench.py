@@ -1,9 +1,9 @@
 """`nsrl bench train`: training updates/s and env steps/s, side by side in one process.
 
 Variants (issue 4): (a) `plain` — the plain PyTorch Dueling-DQN loop of `plain_dqn.py`, the
-reference ceiling; (b) `DuelDQN` and (c) `SymDQN(AR,AF)` — `build_symdqn_config(spec, condition,
-seed).build_algo()` and `train()` on RLlib, all modules on in (c). All three use the paper's `dqn`
-settings of a default `kind: symdqn` spec (batch 16, replay 1000, 1 update per env step, target copy
+reference ceiling; (b) `DuelDQN` and (c) `SymDQN(AR,AF)` — a `SymDQNConfig` from
+`symdqn_config(spec, condition, seed)`, `build_algo()` and `train()` on RLlib, all modules on in (c).
+All three use the paper's `dqn` settings of a default `kind: symdqn` spec (batch 16, replay 1000, 1 update per env step, target copy
 every 1000 steps, Adam 1e-4, clip 1, double-Q).
 
 Measurement. Every variant is built first (build time reported, not counted) and warmed up by one
@@ -37,11 +37,11 @@ def bench_spec(episodes_per_iter: int = 1, spec_over: dict | None = None) -> dic
 
     spec_over: spec keys merged on top (smoke tests shrink the env with it; never for real figures).
     """
-    from rllib_nsrl.experiments.schema import deep_merge
-    from rllib_nsrl.experiments.spec import validate_spec
+    from rllib_nsrl.experiments.schema import check, deep_merge
+    from rllib_nsrl.systems.symdqn.spec import SymDQNSpec
 
     epoch = {"train_episodes": episodes_per_iter, "eval_episodes": 1}
-    return validate_spec(deep_merge({"name": "bench", "kind": "symdqn", "epoch": epoch}, spec_over or {}))
+    return check(SymDQNSpec, deep_merge({"name": "bench", "kind": "symdqn", "epoch": epoch}, spec_over or {}))
 
 
 class PlainRunner:
@@ -49,7 +49,7 @@ class PlainRunner:
 
     def __init__(self, spec: dict, seed: int, adam: dict | None = None):
         from rllib_nsrl.bench.plain_dqn import PlainDuelingDQN
-        from rllib_nsrl.experiments.symdqn_build import env_config
+        from rllib_nsrl.systems.symdqn.kind import env_config
 
         train_env = {**env_config(spec), "zero_reward": spec["symbolic"]["train_zero_reward"]}
         self.agent = PlainDuelingDQN(train_env, spec["dqn"], seed, adam)
@@ -67,12 +67,12 @@ class PlainRunner:
 
 
 class RLlibRunner:
-    """(b)/(c): an `EpochDQN` from `build_symdqn_config`; `window(s)` calls `train()` for ≥ s seconds."""
+    """(b)/(c): a `SymDQN` algorithm from `symdqn_config`; `window(s)` calls `train()` for ≥ s seconds."""
 
     def __init__(self, spec: dict, condition: str, seed: int, patch: Callable | None = None):
-        from rllib_nsrl.experiments.symdqn_build import build_symdqn_config
+        from rllib_nsrl.systems.symdqn.kind import symdqn_config
 
-        config = build_symdqn_config(spec, condition, seed).evaluation(evaluation_interval=None)
+        config = symdqn_config(spec, condition, seed).evaluation(evaluation_interval=None)
         if patch is not None:
             config = patch(config) or config
         self.batch_size = int(spec["dqn"]["train_batch_size"])

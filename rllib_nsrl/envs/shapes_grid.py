@@ -1,4 +1,4 @@
-"""ShapesGridEnv: the 5×5 image grid of the SymDQN paper (SPEC §1; Badreddine & Spranger 2019).
+"""ShapesGridEnv: the 5×5 image grid of the SymDQN paper (docs/systems/symdqn.md#environment-shapesgridenv; Badreddine & Spranger 2019).
 
 The agent (`+`) walks a 5×5 grid of 10 px cells rendered as a 50×50×3 float image in [0, 1].
 Entering a cell consumes its shape and yields that shape's reward (default: cross +1, circle −1,
@@ -199,7 +199,7 @@ class ShapesGridEnv(gym.Env):
 
 
 def episode_metrics(info: Mapping) -> tuple[float, float]:
-    """(score, negative ratio) of an episode from its last `info` (SPEC §1 metrics)."""
+    """(score, negative ratio) of an episode from its last `info` (docs/systems/symdqn.md#metrics)."""
     score = info["true_return"] / info["max_return"] if info["max_return"] > 0 else 0.0
     present = info["negatives_present"]
     neg_ratio = info["negatives_consumed"] / present if present > 0 else 0.0

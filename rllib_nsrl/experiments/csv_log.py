@@ -17,6 +17,8 @@ from pathlib import Path
 from ray.air.constants import EXPR_PROGRESS_FILE
 from ray.tune.logger import CSVLoggerCallback
 
+from rllib_nsrl.ray_private import csv_writer_for_resumed_trial
+
 
 def existing_header(path: Path) -> list[str] | None:
     """The first row of a CSV file, or None when there is none."""
@@ -30,10 +32,8 @@ class ResumableCSVLogger(CSVLoggerCallback):
     """`CSVLoggerCallback` whose resumed trials append under the header already in the file."""
 
     def log_trial_result(self, iteration: int, trial, result: dict):
-        if trial not in self._trial_files:
-            self._setup_trial(trial)  # restores the file from the storage path, if it is remote
-        if self._trial_csv[trial] is None and self._trial_continue[trial]:
-            header = existing_header(Path(trial.local_path, EXPR_PROGRESS_FILE))
-            if header:
-                self._trial_csv[trial] = csv.DictWriter(self._trial_files[trial], header)
+        """Tune's CSV row, under the file's existing header for a resumed trial."""
+        csv_writer_for_resumed_trial(
+            self, trial, lambda t: existing_header(Path(t.local_path, EXPR_PROGRESS_FILE))
+        )
         super().log_trial_result(iteration, trial, result)

@@ -1,81 +1,32 @@
 """Run a validated spec with Ray Tune: local Ray by default, or an existing cluster (`address`).
 
-Every experiment kind maps to a `Plan` (trainable, param_space, label, progress columns, epochs);
+Every experiment kind maps a spec to a `Plan` (trainable, param_space, label, tag, progress columns, epochs);
 conditions or modes and seeds are Tune grid axes. Results land in `<storage>/<name>` (a local path or
 a URI, see `cluster.Location`). `make_plan` is called once Ray is up (some plans prepare data with Ray).
 """
 
 from __future__ import annotations
 
+import functools
 import os
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
 
 from rllib_nsrl.experiments.cluster import Location
-from rllib_nsrl.experiments.schema import SpecError
-from rllib_nsrl.rl_modules.conditions import slug
+from rllib_nsrl.experiments.kinds import Plan, get_kind
 
 # Loopback-only Ray on single-node Linux (docs/cluster.md): set before Ray is imported.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
-@dataclass
-class Plan:
-    trainable: Any
-    param_space: Any
-    label: Any  # config dict -> short trial label
-    columns: dict[str, str]
-    epochs: int
-
-
-def _symdqn_plan(spec: dict) -> Plan:
-    from ray import tune
-
-    from rllib_nsrl.algorithms.epoch_dqn import EpochDQN
-    from rllib_nsrl.experiments.symdqn_build import build_symdqn_config
-
-    config = build_symdqn_config(spec, tune.grid_search(spec["conditions"]), tune.grid_search(spec["seeds"]))
-    columns = {
-        "score": "evaluation/env_runners/score",
-        "neg": "evaluation/env_runners/negative_ratio",
-        "train_score": "env_runners/score",
-        "steps": "num_env_steps_sampled_lifetime",
-    }
-    return Plan(
-        EpochDQN,
-        config,
-        lambda c: f"{c['_model_config']['condition']} seed={c['seed']}",
-        columns,
-        spec["stop"]["epochs"],
-    )
-
-
 def make_plan(spec: dict) -> Plan:
-    kind = spec["kind"]
-    if kind == "symdqn":
-        return _symdqn_plan(spec)
-    if kind == "ilp_lifelong":
-        from rllib_nsrl.experiments.ilp_build import ilp_plan
-
-        return ilp_plan(spec)
-    if kind == "blocksworld_lifelong":
-        from rllib_nsrl.experiments.blocks_build import blocks_plan
-
-        return blocks_plan(spec)
-    raise SpecError(f"kind: no runner for {kind!r}")
+    """The kind's Tune plan of a validated spec (called once Ray is up)."""
+    return get_kind(spec["kind"]).plan(spec)
 
 
-def trial_dirname(trial) -> str:
+def trial_dirname(trial, tag: Callable[[dict], str] | None = None) -> str:
+    """'<tag>_seed<seed>_<trial id>': the kind's tag of the trial config (plain 'trial' without one)."""
     c = trial.config
-    if "_model_config" in c:
-        tag = slug(str(c["_model_config"].get("condition")))
-    else:
-        tag = str(c.get("mode") or c.get("domain") or "trial")
-    return f"{tag}_seed{c.get('seed')}_{trial.trial_id}"
-
-
-def experiment_path(storage: str, name: str) -> str:
-    return Location.parse(storage).child(name).uri
+    return f"{tag(c) if tag else 'trial'}_seed{c.get('seed')}_{trial.trial_id}"
 
 
 def connect(address: str | None = None) -> None:
@@ -143,8 +94,8 @@ def run(spec: dict, plan: Plan, *, storage: Location, name: str, resume: bool = 
         param_space=plan.param_space,
         tune_config=tune.TuneConfig(
             max_concurrent_trials=res["max_concurrent_trials"] or None,
-            trial_dirname_creator=trial_dirname,
-            trial_name_creator=lambda t: trial_dirname(t).rsplit("_", 1)[0],
+            trial_dirname_creator=functools.partial(trial_dirname, tag=plan.tag),
+            trial_name_creator=lambda t: trial_dirname(t, plan.tag).rsplit("_", 1)[0],
         ),
         run_config=tune.RunConfig(
             name=name,

@@ -1,67 +1,65 @@
 """Experiment specs (`tune_configs/*.yaml`): loading, validation, `--smoke` shrinking.
 
-A spec is validated completely here, before any Ray process starts. Each experiment kind has its
-own schema (`KIND_SCHEMAS`); the common top level is shared.
+A spec is validated completely here, before any Ray process starts: the top-level keys every kind shares
+(`CommonSpec`) and the kind's own, from the kind's pydantic model (`experiments/kinds.py`).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated, Any
 
 import yaml
+from pydantic import AfterValidator
 
-from rllib_nsrl.experiments.schema import Field, Section, SpecError, deep_merge, validate
-from rllib_nsrl.experiments.symdqn_schema import SYMDQN_SCHEMA, SYMDQN_SMOKE, check_symdqn
+from rllib_nsrl.experiments.kinds import get_kind
+from rllib_nsrl.experiments.schema import SpecError, SpecModel, check, deep_merge, section, spec_field
 
-RESOURCES = Section(
-    {
-        "cpus_per_trial": Field(float, 1.0, min=0.1),
-        "gpus_per_trial": Field(float, 0.0, min=0.0),
-        "max_concurrent_trials": Field(int, 0, min=0),  # 0: as many as resources allow
-    }
-)
-FAILURE = Section({"max_failures": Field(int, 0, min=-1)})
-CHECKPOINT = Section({"every_epochs": Field(int, 1, min=1), "keep": Field(int, 2, min=1, nullable=True)})
+MAX_SEED = 2**31 - 1  # numpy, torch and the env runners' seed derivation all take it
 
 
-def _seeds_check(seeds):
-    return "seeds must be distinct" if len(set(seeds)) != len(seeds) else None
+def _distinct_seeds(seeds: list[int]) -> list[int]:
+    if len(set(seeds)) != len(seeds):
+        raise ValueError("seeds must be distinct")
+    return seeds
 
 
-def common_fields() -> dict:
-    return {
-        "name": Field(str, None, required=True),
-        "kind": Field(str, None, required=True),
-        "description": Field(str, ""),
-        "seeds": Field(list, [0], item=Field(int, min=0), min_len=1, check=_seeds_check),
-        "resources": RESOURCES,
-        "failure": FAILURE,
-        "checkpoint": CHECKPOINT,
-        "smoke": Section(open=True),
-    }
+Seed = Annotated[int, spec_field(ge=0, le=MAX_SEED)]
 
 
-KIND_SCHEMAS = {"symdqn": (SYMDQN_SCHEMA, SYMDQN_SMOKE, check_symdqn)}
+class Resources(SpecModel):
+    cpus_per_trial: float = spec_field(1.0, "CPUs each trial asks Ray for", ge=0.1)
+    gpus_per_trial: float = spec_field(0.0, "GPUs each trial asks Ray for (fractions share one)", ge=0.0)
+    max_concurrent_trials: int = spec_field(0, "trials running at once; 0: as many as resources allow", ge=0)
 
 
-def _register_lazy_kinds() -> None:
-    """Kinds whose schema modules are optional imports (keeps this module light)."""
-    try:
-        from rllib_nsrl.experiments.ilp_schema import ILP_SCHEMA, ILP_SMOKE, check_ilp
+class Failure(SpecModel):
+    max_failures: int = spec_field(0, "retries of a failed trial from its checkpoint; -1: forever", ge=-1)
 
-        KIND_SCHEMAS.setdefault("ilp_lifelong", (ILP_SCHEMA, ILP_SMOKE, check_ilp))
-    except ImportError:
-        pass
-    try:
-        from rllib_nsrl.experiments.blocks_schema import BLOCKS_SCHEMA, BLOCKS_SMOKE, check_blocks
 
-        KIND_SCHEMAS.setdefault("blocksworld_lifelong", (BLOCKS_SCHEMA, BLOCKS_SMOKE, check_blocks))
-    except ImportError:
-        pass
+class Checkpoint(SpecModel):
+    every_epochs: int = spec_field(1, "checkpoint every N epochs (RLlib Algorithms)", ge=1)
+    keep: int | None = spec_field(2, "checkpoints kept per trial; null: all", ge=1)
+
+
+class CommonSpec(SpecModel):
+    """The top-level keys of every spec; a kind's model subclasses it and adds its own."""
+
+    name: str = spec_field(help="experiment name: the run directory under --storage", min_length=1)
+    kind: str = spec_field(help="experiment kind (`nsrl spec` lists them)")
+    description: str = spec_field("", "free text")
+    seeds: Annotated[list[Seed], AfterValidator(_distinct_seeds)] = spec_field(
+        [0], "one trial per seed (a Tune grid axis)", min_length=1
+    )
+    resources: Resources = section(Resources, "Ray resources per trial")
+    failure: Failure = section(Failure, "fault tolerance")
+    checkpoint: Checkpoint = section(Checkpoint, "checkpointing")
+    smoke: dict[str, Any] = spec_field({}, "keys merged on top with --smoke (besides the kind's own)")
 
 
 def read_yaml(path: str | os.PathLike) -> dict:
+    """The top-level mapping of a YAML file; a malformed file is a `SpecError` naming file and line."""
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"{path}: spec file not found")
@@ -79,34 +77,21 @@ def read_yaml(path: str | os.PathLike) -> dict:
 
 def validate_spec(data: dict, *, smoke: bool = False, source: str = "spec") -> dict:
     """Validate a raw spec mapping (defaults filled in); with `smoke`, shrink it first."""
-    _register_lazy_kinds()
-    kind = data.get("kind")
-    if kind not in KIND_SCHEMAS:
-        import difflib
-
-        hint = difflib.get_close_matches(str(kind), list(KIND_SCHEMAS), n=1)
-        more = f" (did you mean {hint[0]!r}?)" if hint else ""
-        raise SpecError(
-            f"{source}: kind: unknown experiment kind {kind!r}{more}; valid: {', '.join(KIND_SCHEMAS)}"
-        )
-    schema, smoke_defaults, check = KIND_SCHEMAS[kind]
-    section = Section({**common_fields(), **schema})
+    kind = get_kind(data.get("kind"), source)
     try:
-        spec = validate(section, data)
+        spec = check(kind.spec_model, data)
         if smoke:
-            shrink = dict(smoke_defaults)
-            max_seeds = shrink.pop("_max_seeds", 1)
-            shrunk = deep_merge(deep_merge(data, shrink), spec.get("smoke") or {})
-            shrunk["seeds"] = list(shrunk.get("seeds", [0]))[:max_seeds]
-            spec = validate(section, shrunk)
-            spec["smoke_run"] = True
-        else:
-            spec["smoke_run"] = False
-        check(spec)
+            shrunk = deep_merge(deep_merge(data, kind.smoke), spec.get("smoke") or {})
+            shrunk["seeds"] = list(shrunk.get("seeds", [0]))[: kind.smoke_seeds]
+            spec = check(kind.spec_model, shrunk)
+        spec["smoke_run"] = smoke
+        if kind.check is not None:
+            kind.check(spec)
     except SpecError as err:
         raise SpecError(f"{source}: {err}") from None
     return spec
 
 
 def load_spec(path: str | os.PathLike, *, smoke: bool = False) -> dict:
+    """Read and validate a spec file."""
     return validate_spec(read_yaml(path), smoke=smoke, source=str(path))

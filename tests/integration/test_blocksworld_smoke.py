@@ -8,8 +8,8 @@ import pytest
 
 from rllib_nsrl.analysis.results import load_trials
 from rllib_nsrl.cli import main
-from rllib_nsrl.experiments.blocks_schema import iterations
 from rllib_nsrl.experiments.spec import load_spec
+from rllib_nsrl.systems.blocksworld.spec import iterations
 
 pytestmark = pytest.mark.ray
 

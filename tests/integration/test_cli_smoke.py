@@ -8,6 +8,7 @@ import pytest
 
 from rllib_nsrl.analysis.results import load_trials
 from rllib_nsrl.cli import main
+from rllib_nsrl.systems.symdqn.conditions import condition_of
 
 pytestmark = pytest.mark.ray
 
@@ -23,7 +24,7 @@ def test_quickstart_smoke_run_and_analysis(ray_session, repo_path, tmp_path):
     run_dir = run_smoke(repo_path, tmp_path, "quickstart.yaml")
     spec = json.loads((run_dir / "nsrl_spec.json").read_text())
     trials = load_trials(run_dir)
-    assert {t[0]["_model_config"]["condition"] for t in trials} == {"DuelDQN", "SymDQN(AF)"}
+    assert {condition_of(t[0]) for t in trials} == {"DuelDQN", "SymDQN(AF)"}
     for _, frame in trials:
         assert frame["training_iteration"].tolist() == list(range(1, spec["stop"]["epochs"] + 1))
         assert frame["evaluation/env_runners/score"].between(-1, 1).all()
@@ -38,7 +39,7 @@ def test_quickstart_smoke_run_and_analysis(ray_session, repo_path, tmp_path):
 
 def test_ablation_smoke_runs_all_five_conditions(ray_session, repo_path, tmp_path):
     run_dir = run_smoke(repo_path, tmp_path, "symdqn_ablation.yaml")
-    conditions = {t[0]["_model_config"]["condition"] for t in load_trials(run_dir)}
+    conditions = {condition_of(t[0]) for t in load_trials(run_dir)}
     assert conditions == {"DuelDQN", "SymDQN", "SymDQN(AR)", "SymDQN(AF)", "SymDQN(AR,AF)"}
     table = (run_dir / "analysis" / "summary.md").read_text()
     assert all(c in table for c in conditions)

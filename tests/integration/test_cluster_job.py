@@ -17,6 +17,7 @@ from ray.job_submission import JobStatus, JobSubmissionClient
 
 from rllib_nsrl.analysis.results import load_trials
 from rllib_nsrl.experiments.loopback_cluster import LoopbackCluster
+from rllib_nsrl.systems.symdqn.conditions import condition_of
 
 ILP_EPOCHS = 8  # ilp_lifelong_graph --smoke: 4 tasks x 2 epochs
 
@@ -88,7 +89,7 @@ def test_ray_job_submit_spreads_rllib_trials_over_nodes(cluster, repo_path, tmp_
     )
 
     trials = load_trials(tmp_path / "shared" / "quickstart_smoke")
-    assert sorted(c["_model_config"]["condition"] for c, _ in trials) == ["DuelDQN", "SymDQN(AF)"]
+    assert sorted(condition_of(c) for c, _ in trials) == ["DuelDQN", "SymDQN(AF)"]
     for _, frame in trials:
         assert frame["training_iteration"].tolist() == [1, 2]
     assert len(nodes_used(cluster, trials)) == 2

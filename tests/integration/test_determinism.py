@@ -50,14 +50,14 @@ def assert_seeds_differ(tuned: dict, columns: list[str]) -> None:
 
 
 def test_symdqn_same_seed_same_epochs(ray_session, tmp_path):
-    from rllib_nsrl.experiments.symdqn_build import build_symdqn_config
+    from rllib_nsrl.systems.symdqn.kind import symdqn_config
 
     spec = {"name": "det", "kind": "symdqn", "conditions": ["SymDQN(AR,AF)"], "seeds": [0, 1],
             "epoch": {"train_episodes": 2, "eval_episodes": 2}, "stop": {"epochs": 2},
             "env": {"config": {"max_steps": 12}}}  # fmt: skip
     tuned = tune_run(tmp_path, spec)
-    threads = torch.get_num_threads()  # EpochDQN sets this process's torch threads
-    algo = build_symdqn_config(validate_spec(spec), "SymDQN(AR,AF)", 0).build_algo()
+    threads = torch.get_num_threads()  # SymDQN sets this process's torch threads
+    algo = symdqn_config(validate_spec(spec), "SymDQN(AR,AF)", 0).build_algo()
     try:
         direct = pd.json_normalize([algo.train() for _ in range(2)], sep="/")
     finally:
@@ -69,8 +69,8 @@ def test_symdqn_same_seed_same_epochs(ray_session, tmp_path):
 
 
 def test_ilp_same_seed_same_epochs(ray_session, tmp_path):
-    from rllib_nsrl.experiments.ilp_schema import trial_config
-    from rllib_nsrl.lifelong.ilp_protocol import ILPConfig, ILPProtocol
+    from rllib_nsrl.systems.lifelong_ilp.protocol import ILPConfig, ILPProtocol
+    from rllib_nsrl.systems.lifelong_ilp.spec import trial_config
 
     spec = {"name": "det", "kind": "ilp_lifelong", "domain": "graph", "modes": ["lifelong_replay"],
             "seeds": [0, 1], "model": {"kb_depth": 1},

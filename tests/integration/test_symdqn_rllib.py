@@ -6,7 +6,7 @@ import pytest
 from rllib_nsrl.connectors.action_mask import ActionMaskConnector
 from rllib_nsrl.constants import NEGATIVE_RATIO, OBS, REWARD_PRED_MSE, SAT_A4, SAT_SHAPES, SCORE
 from rllib_nsrl.experiments.spec import validate_spec
-from rllib_nsrl.experiments.symdqn_build import build_symdqn_config
+from rllib_nsrl.systems.symdqn.kind import symdqn_config
 
 pytestmark = pytest.mark.ray
 
@@ -17,7 +17,7 @@ def smoke_spec(**over):
 
 @pytest.fixture(scope="module")
 def algo(ray_session):
-    algo = build_symdqn_config(smoke_spec(), "SymDQN(AR,AF)", 3).build_algo()
+    algo = symdqn_config(smoke_spec(), "SymDQN(AR,AF)", 3).build_algo()
     yield algo
     algo.stop()
 
@@ -45,7 +45,7 @@ def test_evaluation_never_takes_a_filtered_action_greedy_or_random(ray_session):
 
     from rllib_nsrl.constants import ACTION_MASK
 
-    algo = build_symdqn_config(smoke_spec(), "SymDQN(AF)", 5).build_algo()
+    algo = symdqn_config(smoke_spec(), "SymDQN(AF)", 5).build_algo()
     try:
         runner = algo.eval_env_runner
         module = runner.module
@@ -82,7 +82,7 @@ def first_observations(runner, n=3):
 
 
 def test_evaluation_episodes_are_fresh_and_seeded(ray_session):
-    runs = [build_symdqn_config(smoke_spec(), "DuelDQN", 3).build_algo() for _ in range(2)]
+    runs = [symdqn_config(smoke_spec(), "DuelDQN", 3).build_algo() for _ in range(2)]
     try:
         first = first_observations(runs[0].eval_env_runner)
         second = first_observations(runs[0].eval_env_runner)
@@ -126,7 +126,7 @@ def test_duel_dqn_learns_a_fixed_grid_from_pixels(ray_session):
         "dqn": {"epsilon": [[0, 1.0], [1000, 0.05]], "lr": 1e-3, "target_update_freq": 250,
                 "replay_capacity": 5000, "train_batch_size": 32},
     })  # fmt: skip
-    algo = build_symdqn_config(spec, "DuelDQN", 0).build_algo()
+    algo = symdqn_config(spec, "DuelDQN", 0).build_algo()
     try:
         evaluations = [algo.train()["evaluation"]["env_runners"] for _ in range(6)]
     finally:
@@ -148,7 +148,7 @@ def test_action_filter_gives_zero_negative_ratio_once_the_logic_is_learned(ray_s
         "epoch": {"train_episodes": 15, "eval_episodes": 20},
         "dqn": {"epsilon": [[0, 1.0], [3000, 0.05]]},
     })  # fmt: skip
-    algo = build_symdqn_config(spec, "SymDQN(AF)", 0).build_algo()
+    algo = symdqn_config(spec, "SymDQN(AF)", 0).build_algo()
     try:
         results = [algo.train() for _ in range(4)]
     finally:

@@ -1,4 +1,4 @@
-"""The five BlocksWorld goal-configuration classes (NLM lifelong paper, §5.1 and Appendix B; SPEC §2).
+"""The five BlocksWorld goal-configuration classes (NLM lifelong paper, §5.1 and Appendix B; docs/systems/blocksworld.md#tasks).
 
 A configuration is ``Towers``: a tuple of towers, each a tuple of block indices from bottom to top.
 A goal is a configuration of only the *constrained* blocks; it becomes the PDDL goal conjunction
@@ -18,7 +18,7 @@ Interpretation of the paper's task list ("k blocks on table, m blocks stacked, 1
   ("1 on table, 4 stacked") is one tower of 5 of the 6 blocks (6·5·4·3·2 = 720 goals).
 * The hand is not part of any goal (a held free block does not stop the goal from holding).
 
-Tasks are indexed 0–4 in the paper's order (its figures call them "Task 0" … "Task 4"; SPEC numbers them 1–5).
+Tasks are indexed 0–4 in the paper's order (its figures call them "Task 0" … "Task 4").
 
 Initial states (``random_towers``) are uniform over all hand-empty configurations of all blocks: the
 number of towers ``t`` is drawn with probability ∝ the Lah number L(n, t), then a random block order is

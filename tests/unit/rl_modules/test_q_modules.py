@@ -9,8 +9,8 @@ from ray.rllib.core.columns import Columns
 
 from rllib_nsrl.constants import ACTION_MASK, OBS
 from rllib_nsrl.envs.shapes_grid import ShapesGridEnv
-from rllib_nsrl.rl_modules.conditions import CONDITIONS
-from rllib_nsrl.rl_modules.symdqn_module import SymDQNModule
+from rllib_nsrl.systems.symdqn.conditions import CONDITIONS
+from rllib_nsrl.systems.symdqn.module import SymDQNModule
 
 IMG = gym.spaces.Box(0.0, 1.0, (50, 50, 3), np.float32)
 MASKED = gym.spaces.Dict({OBS: IMG, ACTION_MASK: gym.spaces.Box(0, 1, (4,), np.int8)})

@@ -1,0 +1,90 @@
+"""The one place that touches private (underscore) attributes of Ray objects.
+
+RLlib and Tune keep some state we need only in private attributes. Every such access goes through a
+function here, and `PRIVATE_ATTRIBUTES` lists each one, so a Ray upgrade that renames one fails a unit
+test naming it (tests/unit/test_ray_private.py) instead of breaking a run. Prefer the public API
+everywhere else (`learner.module[...]`, `get_parameters`, `foreach_module`, `metrics.log_value`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# (importable owner, attribute): what the functions below read or write. Instance attributes set in
+# `__init__`/`build` are checked on a built object by the unit test.
+PRIVATE_ATTRIBUTES: tuple[tuple[str, str], ...] = (
+    ("ray.rllib.core.learner.learner.Learner", "_grad_scalers"),
+    ("ray.rllib.core.learner.learner.Learner", "_lr_scheduler_classes"),
+    ("ray.rllib.core.learner.learner.Learner", "_params"),
+    ("ray.rllib.core.learner.learner.Learner", "_module_optimizers"),
+    ("ray.rllib.env.single_agent_env_runner.SingleAgentEnvRunner", "_seed"),
+    ("ray.tune.logger.csv.CSVLoggerCallback", "_trial_files"),
+    ("ray.tune.logger.csv.CSVLoggerCallback", "_trial_csv"),
+    ("ray.tune.logger.csv.CSVLoggerCallback", "_trial_continue"),
+    ("ray.tune.logger.csv.CSVLoggerCallback", "_setup_trial"),
+    ("ray.rllib.algorithms.algorithm_config.AlgorithmConfig", "_env_to_module_connector"),
+)
+
+
+# --- Learner ------------------------------------------------------------------------------------------
+
+
+def step_without_checks(learner, gradients_dict: dict) -> bool:
+    """Apply `gradients_dict` (param ref → gradient) with every optimizer's `step()`, skipping RLlib's
+    per-parameter finiteness checks. Only when the learner has no grad scalers and no lr schedules
+    (False: nothing was done, use `Learner.apply_gradients`)."""
+    if learner._grad_scalers is not None or learner._lr_scheduler_classes is not None:
+        return False
+    for pid, grad in gradients_dict.items():
+        learner._params[pid].grad = grad
+    for module_id, names in learner._module_optimizers.items():
+        for name in names:
+            learner.get_optimizer(module_id, name).step()
+    return True
+
+
+# --- EnvRunner ----------------------------------------------------------------------------------------
+
+
+def env_runner_seed(runner) -> int | None:
+    """The seed the runner's (re-armed) initial reset passes to `env.reset(seed=...)`."""
+    return runner._seed
+
+
+def set_env_runner_seed(runner, seed: int) -> None:
+    """Make the runner's next initial reset use `seed`."""
+    runner._seed = seed
+
+
+# --- Replay buffer ------------------------------------------------------------------------------------
+
+
+def seed_replay_buffer(buffer, rng) -> None:
+    """Give an `EpisodeReplayBuffer` its own seeded generator (`debugging(seed=...)` does not)."""
+    if hasattr(buffer, "rng"):
+        buffer.rng = rng
+
+
+# --- AlgorithmConfig ----------------------------------------------------------------------------------
+
+
+def env_to_module_override(connector_fn) -> dict[str, Any]:
+    """An `AlgorithmConfig.overrides(...)` entry that sets the env-to-module connector (the public key
+    `env_to_module_connector` is silently ignored by `overrides`)."""
+    return {"_env_to_module_connector": connector_fn}
+
+
+# --- Tune's CSV logger --------------------------------------------------------------------------------
+
+
+def csv_writer_for_resumed_trial(callback, trial, header_of) -> None:
+    """Before a `CSVLoggerCallback` logs a resumed trial's first result: write under the header already
+    in its file (`header_of(trial) → list | None`) instead of the columns of that result."""
+    import csv
+
+    if trial not in callback._trial_files:
+        callback._setup_trial(trial)  # restores the file from the storage path, if it is remote
+    if callback._trial_csv[trial] is None and callback._trial_continue[trial]:
+        header = header_of(trial)
+        if header:
+            callback._trial_csv[trial] = csv.DictWriter(callback._trial_files[trial], header)

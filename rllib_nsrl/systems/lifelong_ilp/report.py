@@ -1,0 +1,255 @@
+"""Report of lifelong supervised-ILP runs (L2ILP, Figs. 2 and 4): learning speed, forgetting, transfer.
+
+Input: one `(config, frame)` per trial, `config` with `domain`, `mode`, `seed` (and `epochs_per_task`),
+`frame` the per-epoch metrics of `ilp_trainable` (`epoch`, `task_index`, `test_loss/T`, `test_acc/T`,
+`test_acc_2x/T`). Statistics are mean ± sd over seeds of the same (domain, mode).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd
+
+from rllib_nsrl.analysis.tables import markdown, summarise  # noqa: E402
+from rllib_nsrl.systems.lifelong_ilp.domains import DOMAINS  # noqa: E402
+
+MODE_ORDER = ("individual", "lifelong", "lifelong_replay")
+
+
+def _tasks(domain: str, frame: pd.DataFrame) -> list[str]:
+    if domain in DOMAINS:
+        return list(DOMAINS[domain])
+    return [c.split("/", 1)[1] for c in frame.columns if c.startswith("test_loss/")]
+
+
+def _epochs_per_task(config: dict, frame: pd.DataFrame) -> int:
+    return int(config.get("epochs_per_task") or frame.groupby("task_index").size().max())
+
+
+def _runs(trials) -> list[dict]:
+    runs = []
+    for config, frame in trials:
+        # a trial restored from a task-boundary checkpoint reports the replayed epochs again: keep the last
+        frame = frame.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
+        runs.append(
+            {
+                "domain": config["domain"],
+                "mode": config["mode"],
+                "seed": config.get("seed", 0),
+                "E": _epochs_per_task(config, frame),
+                "tasks": _tasks(config["domain"], frame),
+                "frame": frame,
+            }
+        )
+    return runs
+
+
+def _at_epoch(frame: pd.DataFrame, column: str, epoch: int) -> float:
+    row = frame.loc[frame["epoch"] == epoch, column]
+    return float(row.iloc[0]) if len(row) else np.nan
+
+
+def learning_speed(runs, threshold: float) -> pd.DataFrame:
+    """Epochs within each task until its test loss first reaches `threshold` (NaN: never)."""
+    rows = []
+    for run in runs:
+        f, E = run["frame"], run["E"]
+        for k, task in enumerate(run["tasks"]):
+            seg = f[f["task_index"] == k]
+            hit = np.flatnonzero(seg[f"test_loss/{task}"].to_numpy() <= threshold)
+            rows.append(
+                {
+                    "domain": run["domain"],
+                    "task_index": k,
+                    "task": task,
+                    "mode": run["mode"],
+                    "epochs_to_threshold": float(hit[0] + 1) if len(hit) else np.nan,
+                    "reached": float(len(hit) > 0),
+                    "final_loss": _at_epoch(f, f"test_loss/{task}", (k + 1) * E),
+                }
+            )
+    keys = ["domain", "task_index", "task", "mode"]
+    table = summarise(rows, keys, ["epochs_to_threshold", "final_loss"])
+    if not rows:
+        return table.assign(reached=pd.Series(dtype=int))
+    reached = pd.DataFrame(rows).groupby(keys, sort=False)["reached"].sum().astype(int).reset_index()
+    return table.merge(reached, on=keys, how="left")
+
+
+def forgetting(runs) -> pd.DataFrame:
+    """Test loss of each task right after its own training, at the end of the sequence, and the rise."""
+    rows = []
+    for run in runs:
+        f, E, last = run["frame"], run["E"], len(run["tasks"]) * run["E"]
+        for k, task in enumerate(run["tasks"][:-1]):
+            after = _at_epoch(f, f"test_loss/{task}", (k + 1) * E)
+            end = _at_epoch(f, f"test_loss/{task}", last)
+            rows.append(
+                {
+                    "domain": run["domain"],
+                    "task_index": k,
+                    "task": task,
+                    "mode": run["mode"],
+                    "loss_after_task": after,
+                    "loss_at_end": end,
+                    "loss_increase": end - after,
+                }
+            )
+    return summarise(
+        rows, ["domain", "task_index", "task", "mode"], ["loss_after_task", "loss_at_end", "loss_increase"]
+    )
+
+
+def backward_transfer(runs) -> pd.DataFrame:
+    """Test accuracy of each earlier task at the end minus right after its own training (> 0: transfer)."""
+    rows = []
+    for run in runs:
+        f, E, last = run["frame"], run["E"], len(run["tasks"]) * run["E"]
+        per_task = []
+        for k, task in enumerate(run["tasks"][:-1]):
+            bwt = _at_epoch(f, f"test_acc/{task}", last) - _at_epoch(f, f"test_acc/{task}", (k + 1) * E)
+            per_task.append(bwt)
+            rows.append({"domain": run["domain"], "task": task, "mode": run["mode"], "bwt_acc": bwt})
+        mean = np.nanmean(per_task) if per_task and not np.all(np.isnan(per_task)) else np.nan
+        rows.append({"domain": run["domain"], "task": "mean", "mode": run["mode"], "bwt_acc": mean})
+    return summarise(rows, ["domain", "task", "mode"], ["bwt_acc"])
+
+
+def final_accuracy(runs) -> pd.DataFrame:
+    """Accuracy of every task at the end of the sequence on n objects and on 2n objects."""
+    rows = []
+    for run in runs:
+        f, last = run["frame"], len(run["tasks"]) * run["E"]
+        for k, task in enumerate(run["tasks"]):
+            rows.append(
+                {
+                    "domain": run["domain"],
+                    "task_index": k,
+                    "task": task,
+                    "mode": run["mode"],
+                    "acc": _at_epoch(f, f"test_acc/{task}", last),
+                    "acc_2x": _at_epoch(f, f"test_acc_2x/{task}", last),
+                }
+            )
+    return summarise(rows, ["domain", "task_index", "task", "mode"], ["acc", "acc_2x"])
+
+
+def _band(ax, frames: list[pd.DataFrame], x: str, y: str, label: str) -> None:
+    stacked = pd.concat([fr[[x, y]] for fr in frames]).groupby(x)[y]
+    mean, sd = stacked.mean(), stacked.std().fillna(0.0)
+    ax.plot(mean.index, mean.to_numpy(), label=label)
+    ax.fill_between(mean.index, (mean - sd).to_numpy(), (mean + sd).to_numpy(), alpha=0.2)
+
+
+def _plot_curves(runs, domain: str, modes, within_task: bool, path: Path) -> Path | None:
+    chosen = [r for r in runs if r["domain"] == domain and r["mode"] in modes]
+    if not chosen:
+        return None
+    tasks = chosen[0]["tasks"]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.2), squeeze=False)
+    for k, (ax, task) in enumerate(zip(axes[0], tasks, strict=True)):
+        for mode in [m for m in MODE_ORDER if m in modes]:
+            frames = []
+            for r in (r for r in chosen if r["mode"] == mode):
+                f = r["frame"]
+                if within_task:
+                    f = f[f["task_index"] == k].assign(x=lambda d, E=r["E"], k=k: d["epoch"] - k * E)
+                else:
+                    f = f.assign(x=f["epoch"])
+                    for b in range(1, len(tasks)):
+                        ax.axvline(b * r["E"] + 0.5, color="grey", ls="--", lw=0.8)
+                frames.append(f)
+            if frames:
+                _band(ax, frames, "x", f"test_loss/{task}", mode)
+        ax.set(
+            title=f"task {k}: {task}", xlabel="epoch in task" if within_task else "epoch", ylabel="test loss"
+        )
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _plot_accuracy(table: pd.DataFrame, domain: str, path: Path) -> Path | None:
+    sub = table[table["domain"] == domain]
+    if sub.empty:
+        return None
+    modes = [m for m in MODE_ORDER if m in set(sub["mode"])] + sorted(set(sub["mode"]) - set(MODE_ORDER))
+    tasks = list(dict.fromkeys(sub["task"]))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
+    width = 0.8 / len(modes)
+    for ax, metric in zip(axes, ("acc", "acc_2x"), strict=True):
+        for i, mode in enumerate(modes):
+            rows = sub[sub["mode"] == mode].set_index("task").reindex(tasks)
+            ax.bar(
+                np.arange(len(tasks)) + i * width,
+                rows[f"{metric}_mean"],
+                width,
+                yerr=rows[f"{metric}_sd"].fillna(0.0),
+                label=mode,
+            )
+        ax.set(title=f"final test accuracy ({'2n' if metric == 'acc_2x' else 'n'} objects)", ylim=(0, 1.05))
+        ax.set_xticks(np.arange(len(tasks)) + 0.4 - width / 2, tasks, rotation=20, ha="right", fontsize=7)
+    axes[0].legend(fontsize=7, loc="lower left", framealpha=0.9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def write_ilp_report(
+    trials: list[tuple[dict, pd.DataFrame]], out_dir: Path, loss_threshold: float = 0.1
+) -> list[Path]:
+    """Write the tables (CSV, one Markdown summary) and the per-domain figures (PNG); return the paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs = _runs(trials)
+    tables = {
+        f"learning_speed (epochs until test loss ≤ {loss_threshold})": (
+            "learning_speed",
+            learning_speed(runs, loss_threshold),
+        ),
+        "forgetting (test loss of earlier tasks)": ("forgetting", forgetting(runs)),
+        "backward_transfer (accuracy at end − after own training)": (
+            "backward_transfer",
+            backward_transfer(runs),
+        ),
+        "final accuracy on n and 2n objects": ("generalisation_2x", final_accuracy(runs)),
+    }
+    written, md = [], ["# Lifelong supervised ILP report", ""]
+    for title, (stem, table) in tables.items():
+        path = out_dir / f"{stem}.csv"
+        table.to_csv(path, index=False)
+        written.append(path)
+        md += [f"## {title}", "", markdown(table, 3), ""]
+    for domain in dict.fromkeys(r["domain"] for r in runs):
+        figures = [
+            _plot_curves(
+                runs, domain, ("individual", "lifelong"), True, out_dir / f"learning_curves_{domain}.png"
+            ),
+            _plot_curves(
+                runs,
+                domain,
+                ("lifelong", "lifelong_replay"),
+                False,
+                out_dir / f"forgetting_curves_{domain}.png",
+            ),
+            _plot_accuracy(
+                tables["final accuracy on n and 2n objects"][1],
+                domain,
+                out_dir / f"final_accuracy_{domain}.png",
+            ),
+        ]
+        for fig in (f for f in figures if f is not None):
+            written.append(fig)
+            md += [f"![{fig.stem}]({fig.name})", ""]
+    md_path = out_dir / "ilp_report.md"
+    md_path.write_text("\n".join(md))
+    return written + [md_path]

@@ -1,0 +1,79 @@
+"""The `kind: ilp_lifelong` spec (Neuro-Logic Lifelong Learning, supervised ILP).
+
+See docs/systems/lifelong_ilp.md.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator
+
+from rllib_nsrl.experiments.schema import SpecModel, distinct, section, spec_field
+from rllib_nsrl.experiments.spec import CommonSpec
+from rllib_nsrl.systems.lifelong_ilp.domains import DOMAINS
+from rllib_nsrl.systems.lifelong_ilp.protocol import MODES
+
+Domain = Literal[tuple(DOMAINS)]  # type: ignore[valid-type]
+Mode = Literal[tuple(MODES)]  # type: ignore[valid-type]
+Channels = list[Annotated[int, spec_field(ge=0)]]
+
+
+class ModelSpec(SpecModel):
+    kb_depth: int = spec_field(4, "NLM layers of the shared knowledge base", ge=1)
+    kb_channels: Channels = spec_field(
+        [8, 8, 8, 8], "KB predicates per arity 0..B (paper [8, 8, 8, 8], breadth 3)", min_length=1
+    )
+    head_channels: Channels = spec_field([8, 8, 8, 8], "task-head predicates per arity 0..B", min_length=1)
+    exclude_self: bool = spec_field(True, "expansions skip tuples that repeat an object")
+
+
+class TrainingSpec(SpecModel):
+    lr: float = spec_field(1e-3, "Adam learning rate", ge=0.0)
+    epochs_per_task: int = spec_field(50, "epochs per task", ge=1)
+    batches_per_epoch: int = spec_field(10, "batches per epoch", ge=1)
+    batch_size: int = spec_field(4, "worlds per batch", ge=1)
+
+
+class EvaluationSpec(SpecModel):
+    test_size: int = spec_field(16, "test worlds per task", ge=1)
+    test_size_2x: int | None = spec_field(4, "test worlds with twice the objects; null: none", ge=1)
+    eval_batch_size: int = spec_field(4, "worlds per evaluation batch", ge=1)
+    n_objects: int | None = spec_field(None, "objects per world; null: the domain's", ge=2)
+
+
+class AnalysisSpec(SpecModel):
+    loss_threshold: float = spec_field(0.1, "loss at which a task counts as learned", ge=0.0)
+
+
+class ILPSpec(CommonSpec):
+    """`kind: ilp_lifelong`: modes × seeds over one domain's task sequence."""
+
+    kind: Literal["ilp_lifelong"] = spec_field(help="experiment kind")
+    domain: Domain = spec_field(help="task sequence: arithmetic, tree or graph")
+    modes: Annotated[list[Mode], AfterValidator(distinct)] = spec_field(
+        list(MODES), "training protocols (a Tune grid axis)", min_length=1
+    )
+    model: ModelSpec = section(ModelSpec, "NLM sizes")
+    training: TrainingSpec = section(TrainingSpec, "training per task")
+    evaluation: EvaluationSpec = section(EvaluationSpec, "test sets")
+    analysis: AnalysisSpec = section(AnalysisSpec, "`nsrl analyze`")
+
+
+ILP_SMOKE = {
+    "model": {"kb_depth": 1},
+    "training": {"epochs_per_task": 2, "batches_per_epoch": 2, "batch_size": 2},
+    "evaluation": {"test_size": 2, "test_size_2x": 1, "eval_batch_size": 2, "n_objects": 6},
+}
+
+
+def trial_config(spec: dict, mode, seed) -> dict:
+    """The `ilp_trainable` config of one (mode, seed) trial (either may be a Tune grid axis)."""
+    return {
+        "domain": spec["domain"],
+        "mode": mode,
+        "seed": seed,
+        **spec["model"],
+        **spec["training"],
+        **spec["evaluation"],
+    }

@@ -1,0 +1,122 @@
+"""`kind: symdqn`: a validated spec → `SymDQNConfig` (conditions and seeds as Tune grid axes) and report.
+
+The same config serves a local run, a Tune sweep and `ray job submit`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rllib_nsrl.experiments.kinds import Kind, Plan
+from rllib_nsrl.systems.symdqn.conditions import condition_of, slug
+from rllib_nsrl.systems.symdqn.spec import SYMDQN_SMOKE, SymDQNSpec
+
+# `nsrl run` progress columns: label → result key
+COLUMNS = {
+    "score": "evaluation/env_runners/score",
+    "neg": "evaluation/env_runners/negative_ratio",
+    "train_score": "env_runners/score",
+    "steps": "num_env_steps_sampled_lifetime",
+}
+
+
+def env_config(spec: dict) -> dict:
+    """The evaluation env's config (training adds `zero_reward`)."""
+    cfg = dict(spec["env"]["config"])
+    cfg["rewards"] = dict(cfg["rewards"])
+    if cfg.get("layout") is None:
+        cfg.pop("layout", None)
+    return cfg
+
+
+def symdqn_config(spec: dict, condition: Any, seed: Any):
+    """`SymDQNConfig` for one condition and seed (either may be a `tune.grid_search`)."""
+    from rllib_nsrl.connectors.action_mask import make_action_filter_connector
+    from rllib_nsrl.ray_private import env_to_module_override
+    from rllib_nsrl.systems.symdqn.config import SymDQNConfig
+
+    dqn, res, sym = spec["dqn"], spec["resources"], spec["symbolic"]
+    eval_env = env_config(spec)
+    train_env = {**eval_env, "zero_reward": sym["train_zero_reward"]}
+    return (
+        SymDQNConfig()
+        .environment("ShapesGrid", env_config=train_env)
+        .env_runners(rollout_fragment_length=dqn["rollout_fragment_length"])
+        .learners(num_learners=0, num_gpus_per_learner=res["gpus_per_trial"])
+        .resources(num_cpus_for_main_process=res["cpus_per_trial"])
+        .training(
+            lr=dqn["lr"],
+            gamma=dqn["gamma"],
+            train_batch_size_per_learner=dqn["train_batch_size"],
+            double_q=dqn["double_q"],
+            target_network_update_freq=dqn["target_update_freq"],
+            epsilon=[tuple(p) for p in dqn["epsilon"]],
+            grad_clip=dqn["grad_clip"],
+            training_intensity=dqn["updates_per_step"] * dqn["train_batch_size"],
+            num_steps_sampled_before_learning_starts=dqn["learning_starts"],
+            replay_buffer_config={"type": "EpisodeReplayBuffer", "capacity": dqn["replay_capacity"]},
+            condition=condition,
+            **sym,
+        )
+        .evaluation(
+            evaluation_interval=1,
+            evaluation_duration=spec["epoch"]["eval_episodes"],
+            evaluation_duration_unit="episodes",
+            evaluation_num_env_runners=0,
+            evaluation_config=SymDQNConfig.overrides(
+                explore=False, env_config=eval_env, **env_to_module_override(make_action_filter_connector)
+            ),
+        )
+        .reporting(metrics_num_episodes_for_smoothing=spec["epoch"]["train_episodes"])
+        .debugging(seed=seed)
+        .epoch(train_episodes=spec["epoch"]["train_episodes"])
+    )
+
+
+def trial_label(config: dict) -> str:
+    """Short progress label of a trial: 'SymDQN(AF) seed=0'."""
+    return f"{condition_of(config)} seed={config['seed']}"
+
+
+def trial_tag(config: dict) -> str:
+    """File-system tag of a trial's directory: 'SymDQN-AF'."""
+    return slug(condition_of(config))
+
+
+def plan(spec: dict) -> Plan:
+    """Conditions × seeds as Tune grid axes over one `SymDQNConfig`."""
+    from ray import tune
+
+    from rllib_nsrl.systems.symdqn.algorithm import SymDQN
+
+    config = symdqn_config(spec, tune.grid_search(spec["conditions"]), tune.grid_search(spec["seeds"]))
+    return Plan(SymDQN, config, trial_label, trial_tag, COLUMNS, spec["stop"]["epochs"])
+
+
+def check(spec: dict) -> None:
+    """Cross-field checks (the env's own constructor validates its config)."""
+    from rllib_nsrl.envs.shapes_grid import ShapesGridEnv
+    from rllib_nsrl.experiments.schema import SpecError
+
+    env_cfg = {k: v for k, v in spec["env"]["config"].items() if v is not None}
+    try:
+        ShapesGridEnv(env_cfg)
+    except ValueError as err:
+        raise SpecError(f"env.config: {str(err).removeprefix('ShapesGridEnv: ')}") from None
+
+
+def report(trials, spec, out):
+    """`nsrl analyze`: the ablation table and figures."""
+    from rllib_nsrl.systems.symdqn.report import write_symdqn_report
+
+    return write_symdqn_report(trials, spec, out)
+
+
+KIND = Kind(
+    name="symdqn",
+    spec_model=SymDQNSpec,
+    plan=plan,
+    report=report,
+    smoke=SYMDQN_SMOKE,
+    check=check,
+)

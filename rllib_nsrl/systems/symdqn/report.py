@@ -1,0 +1,236 @@
+"""SymDQN ablation report: the paper's appendix table and its two figures (docs/systems/symdqn.md#paper-numbers).
+
+Per trial, the evaluation score and negative ratio of each epoch are smoothed with a rolling
+window (paper: 5), then mean ± sd over seeds is taken per condition and epoch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from rllib_nsrl.systems.symdqn.conditions import CONDITIONS, condition_of  # noqa: E402
+
+SCORE_COL = "evaluation/env_runners/score"
+NEG_COL = "evaluation/env_runners/negative_ratio"
+TIME_COL = "time_this_iter_s"
+
+# Paper appendix: score r ± sd and negative ratio p at epochs 50/150/250 (docs/systems/symdqn.md#paper-numbers).
+PAPER = {
+    "SymDQN(AF)": {"r": (0.65, 0.70, 0.71), "r_sd": (0.03, 0.01, 0.01), "p": (0.00, 0.00, 0.00)},
+    "SymDQN(AR)": {"r": (0.26, 0.47, 0.53), "r_sd": (0.03, 0.01, 0.04), "p": (0.02, 0.01, 0.00)},
+    "SymDQN": {"r": (0.43, 0.65, 0.66), "r_sd": (0.05, 0.02, 0.02), "p": (0.17, 0.12, 0.08)},
+    "SymDQN(AR,AF)": {"r": (0.40, 0.53, 0.59), "r_sd": (0.02, 0.02, 0.02), "p": (0.00, 0.00, 0.00)},
+    "DuelDQN": {"r": (0.24, 0.57, 0.64), "r_sd": (0.06, 0.02, 0.01), "p": (0.19, 0.14, 0.10)},
+}
+PAPER_EPOCHS = (50, 150, 250)
+
+
+def curves(trials: list[tuple[dict, pd.DataFrame]], window: int) -> pd.DataFrame:
+    """Long frame: condition, seed, epoch, score, negative_ratio (rolling means per trial)."""
+    rows = []
+    for config, frame in trials:
+        if frame.empty or SCORE_COL not in frame:
+            continue
+        condition = condition_of(config)
+        f = pd.DataFrame(
+            {
+                "epoch": frame["training_iteration"].astype(int),
+                "score": frame[SCORE_COL].astype(float).rolling(window, min_periods=1).mean(),
+                "negative_ratio": frame[NEG_COL].astype(float).rolling(window, min_periods=1).mean(),
+            }
+        )
+        f["condition"], f["seed"] = condition, config.get("seed")
+        rows.append(f)
+    if not rows:
+        return pd.DataFrame(columns=["condition", "seed", "epoch", "score", "negative_ratio"])
+    return pd.concat(rows, ignore_index=True)
+
+
+def summary_table(long: pd.DataFrame, epochs: list[int]) -> pd.DataFrame:
+    """condition × epoch: mean and sd over seeds of score and negative ratio, plus the paper's values."""
+    stats = (
+        long[long["epoch"].isin(epochs)]
+        .groupby(["condition", "epoch"])
+        .agg(
+            score_mean=("score", "mean"),
+            score_sd=("score", "std"),
+            neg_mean=("negative_ratio", "mean"),
+            neg_sd=("negative_ratio", "std"),
+            seeds=("seed", "nunique"),
+        )
+        .reset_index()
+    )
+
+    def paper(row, key):
+        if row["condition"] in PAPER and row["epoch"] in PAPER_EPOCHS:
+            return PAPER[row["condition"]][key][PAPER_EPOCHS.index(row["epoch"])]
+        return float("nan")
+
+    stats["paper_score"] = stats.apply(lambda r: paper(r, "r"), axis=1)
+    stats["paper_score_sd"] = stats.apply(lambda r: paper(r, "r_sd"), axis=1)
+    stats["paper_neg"] = stats.apply(lambda r: paper(r, "p"), axis=1)
+    order = {c: i for i, c in enumerate(CONDITIONS)}
+    return stats.sort_values(
+        ["condition", "epoch"], key=lambda s: s.map(order) if s.name == "condition" else s
+    )
+
+
+def _pm(mean, sd) -> str:
+    return f"{mean:.2f}" if pd.isna(sd) else f"{mean:.2f} ± {sd:.2f}"
+
+
+def markdown(
+    table: pd.DataFrame, window: int, eval_episodes: int, epochs: list[int], conditions: list[str]
+) -> str:
+    """The appendix-style table: one row per condition (dashes where no seed reached an epoch yet)."""
+    head = ["condition", "seeds"] + [f"r@{e}" for e in epochs] + [f"p@{e}" for e in epochs]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for cond in conditions:
+        g = table[table["condition"] == cond].set_index("epoch")
+        cells = [cond, str(int(g["seeds"].max())) if len(g) else "0"]
+        for col, sd, pcol, psd in (
+            ("score_mean", "score_sd", "paper_score", "paper_score_sd"),
+            ("neg_mean", "neg_sd", "paper_neg", None),
+        ):
+            for e in epochs:
+                if e not in g.index:
+                    cells.append("–")
+                    continue
+                cell = _pm(g.at[e, col], g.at[e, sd])
+                if not pd.isna(g.at[e, pcol]):
+                    cell += f" (paper {_pm(g.at[e, pcol], g.at[e, psd] if psd else float('nan'))})"
+                cells.append(cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    note = (
+        f"\nScore r and negative ratio p on {eval_episodes} evaluation episodes per epoch, rolling window "
+        f"{window} per seed, mean ± sd over seeds. Paper values from the SymDQN appendix.\n"
+    )
+    return "\n".join(lines) + "\n" + note
+
+
+def progress_note(long: pd.DataFrame, spec: dict) -> str:
+    """A line saying how far an unfinished experiment got ('' once every trial reached its stop epoch)."""
+    stop = int(spec["stop"]["epochs"])
+    expected = len(spec.get("conditions", [])) * len(spec.get("seeds", []))
+    reached = long.groupby(["condition", "seed"])["epoch"].max()
+    if len(reached) >= expected and int(reached.min()) >= stop:
+        return ""
+    per_condition = "; ".join(
+        f"{cond} [{', '.join(str(int(e)) for e in reached[cond].sort_index())}]"
+        for cond in [c for c in CONDITIONS if c in reached.index.get_level_values(0)]
+    )
+    return (
+        f"\n**Partial run**: {len(reached)} of {expected} trials have results, and the epochs reached "
+        f"(of {stop}) per seed are: {per_condition}. Later epochs average fewer seeds.\n"
+    )
+
+
+def compute_table(trials: list[tuple[dict, pd.DataFrame]]) -> pd.DataFrame:
+    """condition × (trials, epochs, trial hours, median seconds per epoch) from Tune's `time_this_iter_s`.
+
+    Counts the epochs kept by `load_trials` (an epoch re-run after a resume counts once). Empty when
+    the results carry no timings."""
+    rows = []
+    for config, frame in trials:
+        if frame.empty or TIME_COL not in frame:
+            continue
+        seconds = frame[TIME_COL].astype(float).dropna()
+        condition = condition_of(config)
+        rows.append({"condition": condition, "epochs": len(seconds), "seconds": seconds})
+    if not rows:
+        return pd.DataFrame(columns=["condition", "trials", "epochs", "trial_hours", "median_s_per_epoch"])
+    out = []
+    for cond in [c for c in CONDITIONS if any(r["condition"] == c for r in rows)] + ["all"]:
+        group = [r for r in rows if cond in ("all", r["condition"])]
+        seconds = pd.concat([r["seconds"] for r in group], ignore_index=True)
+        out.append(
+            {
+                "condition": cond,
+                "trials": len(group),
+                "epochs": int(sum(r["epochs"] for r in group)),
+                "trial_hours": float(seconds.sum()) / 3600.0,
+                "median_s_per_epoch": float(seconds.median()),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def compute_markdown(table: pd.DataFrame, concurrent: int) -> str:
+    """The compute section of summary.md ('' without timings)."""
+    if table.empty:
+        return ""
+    lines = [
+        "",
+        "## Compute",
+        "",
+        "| condition | trials | epochs | trial time (h) | median s / epoch |",
+        "|---|---|---|---|---|",
+    ]
+    for r in table.itertuples():
+        cells = [r.condition, r.trials, r.epochs, f"{r.trial_hours:.2f}", f"{r.median_s_per_epoch:.0f}"]
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
+    total = float(table[table["condition"] == "all"]["trial_hours"].iloc[0])
+    note = (
+        "Trial time is the sum of Tune's `time_this_iter_s` over the epochs with results: wall time inside"
+        " the training epochs, including any time other work on the machine slowed or paused them, but"
+        " not trial setup, restores, checkpoint saves or epochs lost to a crash and run again."
+    )
+    if concurrent > 0:
+        note += (
+            f" With {concurrent} trial(s) at a time (`resources.max_concurrent_trials`), the trials need at"
+            f" least {total / concurrent:.1f} h of wall time."
+        )
+    return "\n".join([*lines, "", note, ""])
+
+
+def plot(long: pd.DataFrame, metric: str, ylabel: str, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for cond in [c for c in CONDITIONS if c in set(long["condition"])]:
+        g = long[long["condition"] == cond].groupby("epoch")[metric]
+        mean, sd = g.mean(), g.std().fillna(0.0)
+        ax.plot(mean.index, mean.values, label=cond)
+        ax.fill_between(mean.index, (mean - sd).values, (mean + sd).values, alpha=0.2)
+    ax.set_xlabel("epoch (50 training episodes each)")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_symdqn_report(trials, spec: dict, out: Path) -> list[Path]:
+    window = spec["analysis"]["window"]
+    long = curves(trials, window)
+    if long.empty:
+        raise ValueError("no evaluation results yet")
+    reached = int(long["epoch"].max())
+    # Before the first analysis epoch: the last epoch every trial has, and the furthest one.
+    common = int(long.groupby(["condition", "seed"])["epoch"].max().min())
+    epochs = [e for e in spec["analysis"]["epochs"] if e <= reached] or sorted({common, reached})
+    table = summary_table(long, epochs)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "summary.csv", out / "summary.md", out / "curves.csv"]
+    table.to_csv(paths[0], index=False)
+    wanted = set(spec.get("conditions") or []) | set(long["condition"])
+    conditions = [c for c in CONDITIONS if c in wanted]  # a row for every condition of the spec
+    text = markdown(table, window, spec["epoch"]["eval_episodes"], epochs, conditions)
+    compute = compute_table(trials)
+    concurrent = int(spec.get("resources", {}).get("max_concurrent_trials") or 0)
+    paths[1].write_text(text + progress_note(long, spec) + compute_markdown(compute, concurrent))
+    long.to_csv(paths[2], index=False)
+    if compute.empty:
+        (out / "compute.csv").unlink(missing_ok=True)  # no timings now: drop an earlier run's table
+    else:
+        paths.append(out / "compute.csv")
+        compute.to_csv(paths[-1], index=False)
+    paths.append(plot(long, "score", "score (return / max return)", out / "score.png"))
+    paths.append(plot(long, "negative_ratio", "negative ratio", out / "negative_ratio.png"))
+    return paths

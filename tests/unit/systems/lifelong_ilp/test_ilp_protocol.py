@@ -1,0 +1,203 @@
+"""Lifelong ILP protocol: KB carried / re-initialised, replay, determinism, resuming, learning, report."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rllib_nsrl.systems.lifelong_ilp.domains import DOMAINS
+from rllib_nsrl.systems.lifelong_ilp.protocol import ILPConfig, ILPProtocol, metric_names, run_sequence
+from rllib_nsrl.systems.lifelong_ilp.report import write_ilp_report
+
+TINY = dict(
+    domain="graph",
+    epochs_per_task=1,
+    batches_per_epoch=2,
+    batch_size=2,
+    kb_depth=1,
+    kb_channels=[2, 2, 2],
+    head_channels=[2, 2, 2],
+    test_size=2,
+    n_objects=6,
+)
+TASKS = DOMAINS["graph"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: thread hand-offs would cost more than the maths on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _params(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def _same(a, b):
+    return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _metrics_equal(a: dict, b: dict) -> bool:
+    def eq(x, y):
+        return (isinstance(x, float) and math.isnan(x) and math.isnan(y)) or x == y
+
+    return a.keys() == b.keys() and all(eq(a[k], b[k]) for k in a)
+
+
+def test_lifelong_carries_the_kb_and_freezes_old_heads():
+    p = ILPProtocol(dict(TINY, mode="lifelong"))
+    p.train_epoch()
+    kb, kb_after_0, head0, head0_params = p.kb_for(0), _params(p.kb_for(0)), p.heads[0], _params(p.heads[0])
+    p.begin_task()
+    assert p.kb_for(1) is kb and _same(_params(p.kb_for(1)), kb_after_0)
+    kb_ids = {id(q) for q in kb.parameters()}
+    opt_ids = {id(q) for g in p.optimizer.param_groups for q in g["params"]}
+    assert kb_ids <= opt_ids and not {id(q) for q in head0.parameters()} & opt_ids
+    assert p.heads[1] is not head0
+    p.train_epoch()
+    assert not _same(_params(kb), kb_after_0) and _same(_params(head0), head0_params)
+
+
+def test_individual_reinitialises_the_kb_per_task():
+    p = ILPProtocol(dict(TINY, mode="individual"))
+    p.train_epoch()
+    kb0_after = _params(p.kb_for(0))
+    p.begin_task()
+    assert p.kb_for(1) is not p.kb_for(0)
+    assert not _same(_params(p.kb_for(1)), kb0_after)
+    assert _same(_params(p.kb_for(1)), _params(p._build_kb(1)))  # a fresh init, not a copy
+    p.train_epoch()
+    assert _same(_params(p.kb_for(0)), kb0_after)  # task 0 keeps its own model
+
+
+def test_replay_keeps_training_earlier_heads():
+    p = ILPProtocol(dict(TINY, mode="lifelong_replay"))
+    p.train_epoch()
+    head0 = _params(p.heads[0])
+    p.train_epoch()
+    assert not _same(_params(p.heads[0]), head0)
+
+
+def test_first_task_identical_in_every_mode_and_untrained_tasks_are_nan():
+    modes = ("individual", "lifelong", "lifelong_replay")
+    first = [ILPProtocol(dict(TINY, mode=m)).train_epoch() for m in modes]
+    assert _metrics_equal(first[0], first[1]) and _metrics_equal(first[1], first[2])
+    m = first[0]
+    assert set(m) == {"epoch", "task_index", "task", "train_loss", *metric_names(TASKS)}
+    assert (m["epoch"], m["task_index"], m["task"]) == (1, 0, "AdjacentToRed")
+    assert not math.isnan(m["test_acc_2x/AdjacentToRed"])
+    assert all(math.isnan(m[f"test_loss/{t}"]) for t in TASKS[1:])
+
+
+def test_same_seed_same_metrics_other_seed_differs():
+    a, b = run_sequence(dict(TINY, seed=3)), run_sequence(dict(TINY, seed=3))
+    assert len(a) == 4 and [m["epoch"] for m in a] == [1, 2, 3, 4]
+    assert all(_metrics_equal(x, y) for x, y in zip(a, b, strict=True))
+    c = run_sequence(dict(TINY, seed=4))
+    assert a[-1]["train_loss"] != c[-1]["train_loss"]
+
+
+@pytest.mark.parametrize("stop_after", [1, 3])  # at a task boundary and in the middle of a task
+def test_state_dict_resumes_exactly(tmp_path, stop_after):
+    config = dict(TINY, mode="lifelong_replay", epochs_per_task=2)
+    reference = run_sequence(config)
+    p = ILPProtocol(config)
+    for _ in range(stop_after):
+        p.train_epoch()
+    torch.save(p.state_dict(), tmp_path / "state.pt")
+    q = ILPProtocol(config)
+    q.load_state_dict(torch.load(tmp_path / "state.pt", weights_only=True))
+    rest = []
+    while not q.done:
+        rest.append(q.train_epoch())
+    assert all(_metrics_equal(x, y) for x, y in zip(reference[stop_after:], rest, strict=True))
+    with pytest.raises(ValueError, match="saved for config"):
+        ILPProtocol(dict(config, seed=9)).load_state_dict(p.state_dict())
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="unknown ILP config keys"):
+        ILPConfig.from_dict(dict(TINY, learning_rate=1.0))
+    with pytest.raises(ValueError, match="individual, lifelong, lifelong_replay"):
+        ILPConfig(mode="online")
+    with pytest.raises(ValueError, match="arity 3"):
+        ILPConfig(domain="arithmetic", kb_channels=(8, 8, 8), head_channels=(8, 8, 8))
+
+
+def test_adjacent_to_red_is_learned_clearly_better_than_chance():
+    config = dict(
+        domain="graph",
+        mode="individual",
+        epochs_per_task=12,
+        batches_per_epoch=25,
+        batch_size=4,
+        lr=3e-2,
+        kb_depth=1,
+        kb_channels=[4, 4, 4],
+        head_channels=[4, 4, 4],
+        test_size=16,
+        n_objects=12,
+        seed=0,
+    )
+    p = ILPProtocol(config)
+    for _ in range(config["epochs_per_task"]):
+        m = p.train_epoch()
+    base = p._test[0].batch.target.mean().item()
+    entropy = -(base * math.log(base) + (1 - base) * math.log(1 - base))
+    assert m["test_loss/AdjacentToRed"] < 0.3 * entropy
+    assert m["test_acc/AdjacentToRed"] > max(base, 1 - base) + 0.05
+    assert m["test_acc_2x/AdjacentToRed"] > 0.9
+
+
+def _synthetic_frame(mode: str, seed: int, epochs: int = 5) -> pd.DataFrame:
+    rows = []
+    rate = {"individual": 0.5, "lifelong": 1.0, "lifelong_replay": 1.0}[mode] + 0.1 * seed
+    for t in range(4):
+        for e in range(1, epochs + 1):
+            row = {"epoch": t * epochs + e, "task_index": t, "task": TASKS[t]}
+            for k, task in enumerate(TASKS):
+                if k > t:
+                    loss = acc = np.nan
+                elif k == t:
+                    loss = 0.7 * np.exp(-rate * e)
+                    acc = 1 - loss
+                else:
+                    loss = 0.7 * np.exp(-rate * epochs) + (0.0 if mode != "lifelong" else 0.1 * (t - k))
+                    acc = 1 - loss
+                row |= {f"test_loss/{task}": loss, f"test_acc/{task}": acc, f"test_acc_2x/{task}": acc - 0.05}
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_write_ilp_report_writes_tables_and_figures(tmp_path):
+    trials = [
+        ({"domain": "graph", "mode": mode, "seed": s, "epochs_per_task": 5}, _synthetic_frame(mode, s))
+        for mode in ("individual", "lifelong", "lifelong_replay")
+        for s in (0, 1)
+    ]
+    paths = write_ilp_report(trials, tmp_path / "report", loss_threshold=0.1)
+    names = {p.name for p in paths}
+    assert {
+        "learning_speed.csv",
+        "forgetting.csv",
+        "backward_transfer.csv",
+        "generalisation_2x.csv",
+        "ilp_report.md",
+        "learning_curves_graph.png",
+        "forgetting_curves_graph.png",
+        "final_accuracy_graph.png",
+    } <= names
+    assert all(p.exists() and p.stat().st_size > 0 for p in paths)
+    speed = pd.read_csv(tmp_path / "report" / "learning_speed.csv")
+    row = speed[(speed["task_index"] == 0) & (speed["mode"] == "individual")].iloc[0]
+    # 0.7 e^{-0.5 e} ≤ 0.1 first at e = 4 (seed 0), 0.7 e^{-0.6 e} at e = 4 (seed 1)
+    assert row["epochs_to_threshold_mean"] == 4 and row["reached"] == 2
+    forgetting = pd.read_csv(tmp_path / "report" / "forgetting.csv")
+    rise = forgetting.set_index(["mode", "task_index"])["loss_increase_mean"]
+    assert rise[("lifelong", 0)] == pytest.approx(0.3) and rise[("lifelong_replay", 0)] == pytest.approx(0.0)
+    assert "± " in (tmp_path / "report" / "ilp_report.md").read_text()
