@@ -33,9 +33,14 @@ MOVED = {
     "rllib_nsrl.learners.offline_actor_critic_learner": "rllib_nsrl.systems.blocksworld.learner",
 }
 # old module → {old name: new name} for what was renamed
-RENAMED = {"rllib_nsrl.algorithms.epoch_dqn": {"EpochDQN": "SymDQN"}}
+RENAMED: dict[str, dict[str, str]] = {}
 # old module → new module for classes that moved to a module of another name
-RENAMED_TO = {("rllib_nsrl.algorithms.epoch_dqn", "EpochDQNConfig"): ("rllib_nsrl.systems.symdqn.config", "SymDQNConfig")}
+RENAMED_TO = {
+    ("rllib_nsrl.algorithms.epoch_dqn", "EpochDQNConfig"): (
+        "rllib_nsrl.systems.symdqn.config",
+        "SymDQNConfig",
+    ),
+}
 PACKAGES = {name.rsplit(".", 1)[0] for name in MOVED}
 
 

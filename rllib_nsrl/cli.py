@@ -112,7 +112,27 @@ def _check_run_dir(spec: dict, exp, args):
         return None
     if SPEC_FILE in names:
         _check_same_spec(json.loads(exp.read_bytes(SPEC_FILE)), json.loads(json.dumps(spec)), args.spec)
+    _check_resumable(spec, exp, names)
     return resume.inspect(exp)
+
+
+def _check_resumable(spec: dict, exp, names: list[str]) -> None:
+    """The kind's verdict on a saved trial config (e.g. a run made by an incompatible earlier version)."""
+    from rllib_nsrl.experiments.kinds import get_kind
+
+    problem_of = get_kind(spec["kind"]).resume_problem
+    if problem_of is None:
+        return
+    for name in names:
+        if exp.exists(f"{name}/params.json"):
+            try:
+                config = json.loads(exp.read_bytes(f"{name}/params.json"))
+            except ValueError:
+                continue  # a damaged file is resume.inspect's to report
+            problem = problem_of(config)
+            if problem:
+                raise SpecError(f"--resume: {exp.uri}: {problem}")
+            return
 
 
 def _check_same_spec(saved, spec, source: str, prefix: str = "") -> None:

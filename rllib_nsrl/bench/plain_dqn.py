@@ -1,7 +1,8 @@
 """Reference ceiling of `nsrl bench train`: a plain single-process PyTorch Dueling double-DQN loop.
 
 The same network as the RLlib modules (`encoders.GridEncoder` → `encoders.dueling_heads`,
-Q = V + A − mean(A)) and the hyperparameters of a `kind: symdqn` spec's `dqn` section (docs/systems/symdqn.md#q-network-and-hyperparameters:
+Q = V + A − mean(A)) and the hyperparameters of a `kind: symdqn` spec's `dqn` section
+(docs/systems/symdqn.md#q-network-and-hyperparameters:
 batch 16, replay capacity 1000, `updates_per_step` updates per env step, target copy every 1000 env
 steps, Adam lr 1e-4, global grad-norm clip 1, double-Q, ε schedule 0.95 → 0.05), with RLlib DQN's
 Huber TD loss and its single online forward over [obs; next_obs]. No Ray, no connectors, no

@@ -3,7 +3,8 @@
 Variants (issue 4): (a) `plain` — the plain PyTorch Dueling-DQN loop of `plain_dqn.py`, the
 reference ceiling; (b) `DuelDQN` and (c) `SymDQN(AR,AF)` — a `SymDQNConfig` from
 `symdqn_config(spec, condition, seed)`, `build_algo()` and `train()` on RLlib, all modules on in (c).
-All three use the paper's `dqn` settings of a default `kind: symdqn` spec (batch 16, replay 1000, 1 update per env step, target copy
+All three use the paper's `dqn` settings of a default `kind: symdqn` spec (batch 16, replay 1000, 1 update
+per env step, target copy
 every 1000 steps, Adam 1e-4, clip 1, double-Q).
 
 Measurement. Every variant is built first (build time reported, not counted) and warmed up by one
@@ -67,7 +68,7 @@ class PlainRunner:
 
 
 class RLlibRunner:
-    """(b)/(c): a `SymDQN` algorithm from `symdqn_config`; `window(s)` calls `train()` for ≥ s seconds."""
+    """(b)/(c): an `EpochDQN` from `symdqn_config`; `window(s)` calls `train()` for ≥ s seconds."""
 
     def __init__(self, spec: dict, condition: str, seed: int, patch: Callable | None = None):
         from rllib_nsrl.systems.symdqn.kind import symdqn_config

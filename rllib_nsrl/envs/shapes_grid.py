@@ -1,4 +1,5 @@
-"""ShapesGridEnv: the 5×5 image grid of the SymDQN paper (docs/systems/symdqn.md#environment-shapesgridenv; Badreddine & Spranger 2019).
+"""ShapesGridEnv: the 5×5 image grid of the SymDQN paper (docs/systems/symdqn.md#environment-shapesgridenv;
+Badreddine & Spranger 2019).
 
 The agent (`+`) walks a 5×5 grid of 10 px cells rendered as a 50×50×3 float image in [0, 1].
 Entering a cell consumes its shape and yields that shape's reward (default: cross +1, circle −1,

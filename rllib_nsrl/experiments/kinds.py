@@ -48,6 +48,7 @@ class Kind:
     plan: validated spec → `Plan`; called once Ray is up (a plan may prepare data with Ray tasks).
     report: (trials as (config, DataFrame) pairs, spec, output dir) → files written (`nsrl analyze`).
     collect: (spec, out dir or None, Ray address or None) → exit code (`nsrl collect`), if the kind has data.
+    resume_problem: a saved trial config (params.json) → why this version cannot resume it, or None.
     """
 
     name: str
@@ -58,6 +59,7 @@ class Kind:
     smoke_seeds: int = 1
     check: Callable[[dict], None] | None = None
     collect: Callable[[dict, str | None, str | None], int] | None = None
+    resume_problem: Callable[[dict], str | None] | None = None
 
 
 def register_kind(name: str, module: str) -> None:

@@ -1,4 +1,5 @@
-"""BlocksWorld from PDDLGym for relational RL (docs/systems/blocksworld.md#environment): env, tensor encoding, tasks, optimal planner.
+"""BlocksWorld from PDDLGym for relational RL (docs/systems/blocksworld.md#environment): env, tensor
+encoding, tasks, optimal planner.
 
 Importing this package imports PDDLGym with stderr silenced: PDDLGym imports the old ``gym``, which prints
 an "unmaintained" notice on every import.

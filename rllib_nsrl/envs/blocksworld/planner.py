@@ -1,4 +1,5 @@
-"""Optimal BlocksWorld plans with pyperplan, for labelling offline data (docs/systems/blocksworld.md#offline-data: planner + exploration 0.8).
+"""Optimal BlocksWorld plans with pyperplan, for labelling offline data
+(docs/systems/blocksworld.md#offline-data: planner + exploration 0.8).
 
 The domain and one problem are written as PDDL and parsed/grounded once per ``num_blocks`` with pyperplan
 (all ``2n² + 2n`` operators kept: no relevance pruning, so one grounding serves every state and goal).

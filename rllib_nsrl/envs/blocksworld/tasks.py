@@ -1,4 +1,5 @@
-"""The five BlocksWorld goal-configuration classes (NLM lifelong paper, §5.1 and Appendix B; docs/systems/blocksworld.md#tasks).
+"""The five BlocksWorld goal-configuration classes (NLM lifelong paper, §5.1 and Appendix B;
+docs/systems/blocksworld.md#tasks).
 
 A configuration is ``Towers``: a tuple of towers, each a tuple of block indices from bottom to top.
 A goal is a configuration of only the *constrained* blocks; it becomes the PDDL goal conjunction

@@ -1,4 +1,5 @@
-"""`nsrl collect`: offline BlocksWorld datasets labelled by the planner (docs/systems/blocksworld.md#offline-data, "Offline RL").
+"""`nsrl collect`: offline BlocksWorld datasets labelled by the planner
+(docs/systems/blocksworld.md#offline-data, "Offline RL").
 
 For each task, ``transitions_per_task`` transitions of an ε-planner: with probability ``exploration`` (0.8)
 a uniformly random *valid* action, else the first action of a shortest plan from pyperplan
@@ -9,8 +10,10 @@ Layout (RLlib's columnar offline format, one parquet row per transition, readabl
     <root>/<dataset key>/manifest.json
     <root>/<dataset key>/task_<k>/part-<shard>.parquet
 
-Columns ``eps_id`` (str), ``obs``/``new_obs`` (float32 tensor columns in the layout of ``envs/blocksworld/layout.py``,
-action mask included), ``actions`` (int64), ``rewards`` (float32), ``terminateds``/``truncateds`` (bool),
+
+Columns ``eps_id`` (str), ``obs``/``new_obs`` (float32 tensor columns in the layout of
+``envs/blocksworld/layout.py``, action mask included), ``actions`` (int64), ``rewards`` (float32),
+``terminateds``/``truncateds`` (bool),
 plus ``planner_action`` (int64) and ``explored`` (bool: the ε-coin chose a random action). An episode cut by
 the shard quota ends with ``truncateds = True``. The manifest is written last: a folder without one is an
 interrupted collection and is collected again; asking for tasks a dataset lacks collects just those.

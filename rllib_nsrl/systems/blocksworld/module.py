@@ -1,7 +1,9 @@
-"""NLM actor-critic RLModule for relational BlocksWorld (Neuro-Logic Lifelong Learning, docs/systems/blocksworld.md#model-nlm-actor-critic).
+"""NLM actor-critic RLModule for relational BlocksWorld (Neuro-Logic Lifelong Learning,
+docs/systems/blocksworld.md#model-nlm-actor-critic).
 
-Observation: a flat row of ``envs/blocksworld/layout.py`` (``[B, 4n² + 6n + 2]``, any n: the NLM is lifted). It is
-read as NLM predicate groups, state and goal side by side on channels::
+
+Observation: a flat row of ``envs/blocksworld/layout.py`` (``[B, 4n² + 6n + 2]``, any n: the NLM is
+lifted). It is read as NLM predicate groups, state and goal side by side on channels::
 
     arity 0: [B, 2]        HandEmpty, HandFull
     arity 1: [B, n, 4]     OnTable, Clear, Holding ‖ goal OnTable

@@ -1,4 +1,5 @@
-"""Report of offline lifelong BlocksWorld runs (Neuro-Logic Lifelong Learning, RL part; docs/systems/blocksworld.md).
+"""Report of offline lifelong BlocksWorld runs (Neuro-Logic Lifelong Learning, RL part;
+docs/systems/blocksworld.md).
 
 Input: one `(config, frame)` per trial, `config` with `mode`, `seed`, `tasks`, `evaluation`, and `frame` the
 per-iteration metrics of `blocks_trainable` (`task_index`, `task`, `updates_in_task`, `eval_steps`,

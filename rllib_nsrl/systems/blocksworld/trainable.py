@@ -1,4 +1,5 @@
-"""Ray Tune function trainable: offline lifelong NLM actor-critic on the BlocksWorld task sequence (docs/systems/blocksworld.md#lifelong-protocol-and-evaluation).
+"""Ray Tune function trainable: offline lifelong NLM actor-critic on the BlocksWorld task sequence
+(docs/systems/blocksworld.md#lifelong-protocol-and-evaluation).
 
 One trial = one (mode, seed). For each task in order: a fresh ``OfflineActorCriticLearner`` (new
 ``NLMActorCritic``: fresh actor and critic heads, fresh optimizers), into which ``lifelong`` loads the

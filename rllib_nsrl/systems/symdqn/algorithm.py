@@ -1,4 +1,4 @@
-"""`SymDQN`: DQN whose training iteration is one paper *epoch*: N training episodes, then evaluation.
+"""`EpochDQN`: DQN whose training iteration is one paper *epoch*: N training episodes, then evaluation.
 
 An epoch of the SymDQN paper is 50 training episodes followed by evaluation on 50 new episodes
 (docs/systems/symdqn.md). One `train()` here runs DQN's own `training_step` until `train_episodes_per_epoch`
@@ -15,7 +15,7 @@ from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_EPISODES_LIFETIME
 from rllib_nsrl.ray_private import seed_replay_buffer
 
 
-class SymDQN(DQN):
+class EpochDQN(DQN):
     """DQN with one paper epoch per iteration; built from `SymDQNConfig`."""
 
     @classmethod

@@ -34,11 +34,11 @@ class SymDQNConfig(DQNConfig):
 
     def __init__(self, algo_class=None):
         from rllib_nsrl.envs import register_tune_envs
-        from rllib_nsrl.systems.symdqn.algorithm import SymDQN
+        from rllib_nsrl.systems.symdqn.algorithm import EpochDQN
         from rllib_nsrl.systems.symdqn.callbacks import ShapesMetricsCallback
         from rllib_nsrl.systems.symdqn.env_runner import FreshEpisodesEnvRunner
 
-        super().__init__(algo_class=algo_class or SymDQN)
+        super().__init__(algo_class=algo_class or EpochDQN)
         register_tune_envs()
         self.condition = "DuelDQN"
         for key, value in SymbolicSpec().model_dump().items():

@@ -83,14 +83,25 @@ def trial_tag(config: dict) -> str:
     return slug(condition_of(config))
 
 
+def resume_problem(config: dict) -> str | None:
+    """Runs made before `SymDQNConfig` (settings in `_model_config`) analyse but cannot resume: Tune
+    refuses a restore whose param space has other keys."""
+    if "condition" not in config and "condition" in config.get("_model_config", {}):
+        return (
+            "made by rllib_nsrl before SymDQNConfig (commit 40e1198 or older); `nsrl analyze` reads it, "
+            "but continuing it needs that version (git checkout 40e1198) or a new run (--name)"
+        )
+    return None
+
+
 def plan(spec: dict) -> Plan:
     """Conditions × seeds as Tune grid axes over one `SymDQNConfig`."""
     from ray import tune
 
-    from rllib_nsrl.systems.symdqn.algorithm import SymDQN
+    from rllib_nsrl.systems.symdqn.algorithm import EpochDQN
 
     config = symdqn_config(spec, tune.grid_search(spec["conditions"]), tune.grid_search(spec["seeds"]))
-    return Plan(SymDQN, config, trial_label, trial_tag, COLUMNS, spec["stop"]["epochs"])
+    return Plan(EpochDQN, config, trial_label, trial_tag, COLUMNS, spec["stop"]["epochs"])
 
 
 def check(spec: dict) -> None:
@@ -119,4 +130,5 @@ KIND = Kind(
     report=report,
     smoke=SYMDQN_SMOKE,
     check=check,
+    resume_problem=resume_problem,
 )

@@ -1,4 +1,5 @@
-"""SymDQN ablation report: the paper's appendix table and its two figures (docs/systems/symdqn.md#paper-numbers).
+"""SymDQN ablation report: the paper's appendix table and its two figures
+(docs/systems/symdqn.md#paper-numbers).
 
 Per trial, the evaluation score and negative ratio of each epoch are smoothed with a rolling
 window (paper: 5), then mean ± sd over seeds is taken per condition and epoch.
@@ -20,7 +21,8 @@ SCORE_COL = "evaluation/env_runners/score"
 NEG_COL = "evaluation/env_runners/negative_ratio"
 TIME_COL = "time_this_iter_s"
 
-# Paper appendix: score r ± sd and negative ratio p at epochs 50/150/250 (docs/systems/symdqn.md#paper-numbers).
+
+# Paper appendix: score r ± sd, negative ratio p at epochs 50/150/250 (docs/systems/symdqn.md#paper-numbers).
 PAPER = {
     "SymDQN(AF)": {"r": (0.65, 0.70, 0.71), "r_sd": (0.03, 0.01, 0.01), "p": (0.00, 0.00, 0.00)},
     "SymDQN(AR)": {"r": (0.26, 0.47, 0.53), "r_sd": (0.03, 0.01, 0.04), "p": (0.02, 0.01, 0.00)},

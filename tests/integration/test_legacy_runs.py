@@ -1,0 +1,61 @@
+"""Run directories made before the one-folder-per-system move (tests/data/legacy_runs, made by the code
+of commit 40e1198 with `nsrl run tune_configs/{ilp_lifelong_graph,quickstart}.yaml --smoke`, checkpoints
+and TensorBoard files left out) still analyse to the same tables; the ILP run continues with `--resume`, the SymDQN run (whose settings
+moved into `SymDQNConfig`) is refused with one line saying what to do."""
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rllib_nsrl.cli import main
+
+pytestmark = pytest.mark.ray
+
+DATA = Path(__file__).parents[1] / "data" / "legacy_runs"
+RUNS = {"ilp_legacy": "ilp_lifelong_graph.yaml", "symdqn_legacy": "quickstart.yaml"}
+
+
+def copy_run(name, tmp_path):
+    dest = tmp_path / "runs" / name
+    shutil.copytree(DATA / name, dest)
+    return dest
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_legacy_run_analyses_to_the_same_tables(name, tmp_path):
+    run = copy_run(name, tmp_path)
+    assert main(["analyze", str(run), "--out", str(tmp_path / "out")]) == 0
+    expected = sorted((DATA / f"{name}.expected").iterdir())
+    assert expected
+    for path in expected:
+        if path.suffix == ".csv":
+            pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out" / path.name), pd.read_csv(path))
+        else:
+            assert (tmp_path / "out" / path.name).read_text() == path.read_text(), path.name
+
+
+def test_legacy_ilp_run_resumes(ray_session, repo_path, tmp_path, capsys):
+    name = "ilp_legacy"
+    run = copy_run(name, tmp_path)
+    results = sorted(p.read_text() for p in run.glob("*/result.json"))
+    spec = str(Path(repo_path) / "tune_configs" / RUNS[name])
+    args = ["run", spec, "--smoke", "--resume", "--storage", str(tmp_path / "runs"), "--name", name]
+    assert main(args + ["--no-analyze"]) == 0
+    out = capsys.readouterr().out
+    assert "trials finished" in out and f"{len(results)}/{len(results)} trials finished" in out
+    assert sorted(p.read_text() for p in run.glob("*/result.json")) == results  # nothing re-run or lost
+
+
+def test_legacy_symdqn_run_refuses_resume_in_one_line(repo_path, tmp_path, capsys):
+    """Its SymDQN settings sat in `_model_config`; Tune refuses a param space of other keys, so nsrl says
+    what to do before Ray starts, and changes nothing."""
+    run = copy_run("symdqn_legacy", tmp_path)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    spec = str(Path(repo_path) / "tune_configs" / "quickstart.yaml")
+    args = ["run", spec, "--smoke", "--resume", "--storage", str(tmp_path / "runs"), "--name", "symdqn_legacy"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "git checkout 40e1198" in err and "nsrl analyze" in err
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
