@@ -1,4 +1,4 @@
-"""Table helpers shared by the lifelong reports: mean ± sd over seeds, Markdown rendering."""
+"""Table helpers shared by the reports: mean ± sd and IQM [95 % CI] over seeds, Markdown rendering."""
 
 from __future__ import annotations
 
@@ -6,28 +6,45 @@ import pandas as pd
 
 
 def summarise(rows: list[dict], keys: list[str], values: list[str]) -> pd.DataFrame:
-    """Group `rows` by `keys`: `<value>_mean`, `<value>_sd` for each value, and `seeds` (group size)."""
+    """Group `rows` by `keys`: `<value>_mean`, `<value>_sd` for each value, `seeds` (group size), then
+    `<value>_iqm`, `<value>_iqm_lo`, `<value>_iqm_hi` (interquartile mean, 95 % bootstrap CI)."""
+    from rllib_nsrl.analysis.aggregate import iqm_columns
+
     raw = pd.DataFrame(rows)
+    stats = ("mean", "sd")
     if raw.empty:
-        return pd.DataFrame(columns=keys + [f"{v}_{s}" for v in values for s in ("mean", "sd")] + ["seeds"])
+        iqm = [f"{v}_{s}" for v in values for s in ("iqm", "iqm_lo", "iqm_hi")]
+        return pd.DataFrame(columns=keys + [f"{v}_{s}" for v in values for s in stats] + ["seeds"] + iqm)
     grouped = raw.groupby(keys, sort=False)
     out = grouped[values].agg(["mean", "std"])
     out.columns = [f"{v}_{'mean' if s == 'mean' else 'sd'}" for v, s in out.columns]
     out["seeds"] = grouped.size()
+    for v in values:
+        out = out.join(iqm_columns(grouped, v))
     return out.reset_index()
 
 
 def markdown(table: pd.DataFrame, digits: int = 3) -> str:
-    """A Markdown table; `x_mean` / `x_sd` column pairs become one `x` column "mean ± sd"."""
-    cols = [c for c in table.columns if not c.endswith("_sd")]
+    """A Markdown table; `x_mean` / `x_sd` column pairs become one `x` column "mean ± sd", and
+    `x_iqm` / `x_iqm_lo` / `x_iqm_hi` one `x IQM [95% CI]` column."""
+    from rllib_nsrl.analysis.aggregate import format_iqm
+
+    cols = [c for c in table.columns if not c.endswith(("_sd", "_iqm_lo", "_iqm_hi"))]
 
     def cell(row, c):
         if c.endswith("_mean"):
             sd = row[c[:-5] + "_sd"]
             return f"{row[c]:.{digits}f}" + ("" if pd.isna(sd) else f" ± {sd:.{digits}f}")
+        if c.endswith("_iqm"):
+            return format_iqm(row[c], row[c + "_lo"], row[c + "_hi"], digits)
         return f"{row[c]:.{digits}f}" if isinstance(row[c], float) else str(row[c])
 
-    names = [c[:-5] if c.endswith("_mean") else c for c in cols]
+    def name(c):
+        if c.endswith("_mean"):
+            return c[:-5]
+        return f"{c[:-4]} IQM [95% CI]" if c.endswith("_iqm") else c
+
+    names = [name(c) for c in cols]
     lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
     lines += ["| " + " | ".join(cell(row, c) for c in cols) + " |" for _, row in table.iterrows()]
     return "\n".join(lines)

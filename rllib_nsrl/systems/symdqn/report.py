@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from rllib_nsrl.analysis.aggregate import format_iqm, iqm_columns  # noqa: E402
 from rllib_nsrl.systems.symdqn.conditions import CONDITIONS, condition_of  # noqa: E402
 
 SCORE_COL = "evaluation/env_runners/score"
@@ -55,17 +56,18 @@ def curves(trials: list[tuple[dict, pd.DataFrame]], window: int) -> pd.DataFrame
 
 
 def summary_table(long: pd.DataFrame, epochs: list[int]) -> pd.DataFrame:
-    """condition × epoch: mean and sd over seeds of score and negative ratio, plus the paper's values."""
+    """condition × epoch: mean and sd over seeds of score and negative ratio, the score's IQM with its 95 %
+    bootstrap CI (`score_iqm`, `_lo`, `_hi`), plus the paper's values."""
+    grouped = long[long["epoch"].isin(epochs)].groupby(["condition", "epoch"])
     stats = (
-        long[long["epoch"].isin(epochs)]
-        .groupby(["condition", "epoch"])
-        .agg(
+        grouped.agg(
             score_mean=("score", "mean"),
             score_sd=("score", "std"),
             neg_mean=("negative_ratio", "mean"),
             neg_sd=("negative_ratio", "std"),
             seeds=("seed", "nunique"),
         )
+        .join(iqm_columns(grouped, "score"))
         .reset_index()
     )
 
@@ -92,6 +94,7 @@ def markdown(
 ) -> str:
     """The appendix-style table: one row per condition (dashes where no seed reached an epoch yet)."""
     head = ["condition", "seeds"] + [f"r@{e}" for e in epochs] + [f"p@{e}" for e in epochs]
+    head += [f"IQM r@{e} [95% CI]" for e in epochs]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for cond in conditions:
         g = table[table["condition"] == cond].set_index("epoch")
@@ -108,10 +111,16 @@ def markdown(
                 if not pd.isna(g.at[e, pcol]):
                     cell += f" (paper {_pm(g.at[e, pcol], g.at[e, psd] if psd else float('nan'))})"
                 cells.append(cell)
+        for e in epochs:
+            row = g.loc[e] if e in g.index else None
+            cells.append(
+                "–" if row is None else format_iqm(row["score_iqm"], row["score_iqm_lo"], row["score_iqm_hi"])
+            )
         lines.append("| " + " | ".join(cells) + " |")
     note = (
         f"\nScore r and negative ratio p on {eval_episodes} evaluation episodes per epoch, rolling window "
-        f"{window} per seed, mean ± sd over seeds. Paper values from the SymDQN appendix.\n"
+        f"{window} per seed, mean ± sd over seeds; IQM: interquartile mean over seeds with a 95 % stratified "
+        "bootstrap confidence interval (rliable). Paper values from the SymDQN appendix.\n"
     )
     return "\n".join(lines) + "\n" + note
 
