@@ -7,7 +7,6 @@ ACTION_MASK = "action_mask"
 # Module forward outputs of the symbolic layers.
 SHAPE_PROBS = "shape_probs"  # [B, 25, 5] label truths of each grid cell
 DISTINCT_PATCHES = "distinct_patches"  # [M, 3, 10, 10] the distinct cell patches of a training batch
-PRED_REWARDS = "pred_rewards"  # [B, 4] predicted immediate reward of each action
 HEAD_FEATURES = "head_features"  # [B, extra_feature_dim] precomputed extra inputs of the dueling heads
 
 # Learner metric names (logged per update so a user can watch the logic being learned).

@@ -11,8 +11,6 @@ from torch import nn
 
 from rllib_nsrl.symbolic.patches import GRID
 
-NUM_ACTIONS = 4
-
 
 def next_cells(agent_cell: torch.Tensor, grid: int = GRID) -> torch.Tensor:
     """Cell entered by each action: agent_cell LongTensor [B] → LongTensor [B, 4] (up, right, down, left)."""

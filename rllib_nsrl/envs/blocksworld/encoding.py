@@ -46,7 +46,6 @@ BLOCK = Type("block")
 NULLARY_PREDICATES = ("handempty", "handfull")
 UNARY_PREDICATES = ("ontable", "clear", "holding")
 BINARY_PREDICATES = ("on",)
-ACTION_PREDICATES = ("pickup", "putdown", "stack", "unstack")
 _ARITY = {
     **dict.fromkeys(NULLARY_PREDICATES, 0),
     **dict.fromkeys(UNARY_PREDICATES, 1),
@@ -62,10 +61,6 @@ PREDICATES: dict[str, Predicate] = {name: Predicate(name, a, [BLOCK] * a) for na
 
 def block_names(num_blocks: int) -> list[str]:
     return [f"b{i}" for i in range(num_blocks)]
-
-
-def block_objects(num_blocks: int) -> frozenset:
-    return frozenset(BLOCK(name) for name in block_names(num_blocks))
 
 
 def num_actions(num_blocks: int) -> int:

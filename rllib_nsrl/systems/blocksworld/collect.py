@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rllib_nsrl.seeding import derive_seed
+
 MANIFEST = "manifest.json"
 COLUMNS = ("eps_id", "obs", "actions", "rewards", "new_obs", "terminateds", "truncateds")
 EXTRA_COLUMNS = ("planner_action", "explored")
@@ -90,9 +92,6 @@ def _log(text: str) -> None:
     print(text, flush=True)
 
 
-def _seed(*key: int) -> int:
-    return int(np.random.SeedSequence(list(key)).generate_state(1)[0])
-
 
 def collect_shard(settings: DataSettings, task: int, shard: int, size: int, out_file: str) -> dict:
     """Run the ε-planner for ``size`` transitions of ``task`` and write them to ``out_file`` (parquet).
@@ -118,7 +117,7 @@ def collect_shard(settings: DataSettings, task: int, shard: int, size: int, out_
     rng = np.random.default_rng([settings.seed, task, shard, 1])
     rows = {k: [] for k in (*COLUMNS, *EXTRA_COLUMNS)}
     stats = {"episodes": 0, "goal_reached": 0, "planner_solvable": 0, "optimal_length_sum": 0}
-    obs, _ = env.reset(seed=_seed(settings.seed, task, shard))
+    obs, _ = env.reset(seed=derive_seed(settings.seed, task, shard))
     episode, t, start_plan_length = 0, 0, 0
     while len(rows["actions"]) < size:
         plan = planner.plan(env.state.literals, env.goal)

@@ -55,7 +55,10 @@ GEN_EVAL_INDEX = 1_000_000  # evaluation-seed index of the generalisation episod
 
 
 def _seed(*key: int) -> int:
-    return int(np.random.SeedSequence([int(k) for k in key]).generate_state(1)[0] % (2**31))
+    """`derive_seed` below 2**31 (the 31-bit seeds this trainable has always used)."""
+    from rllib_nsrl.seeding import derive_seed
+
+    return derive_seed(*key, below=2**31)
 
 
 def learner_config(config: dict, position: int) -> OfflineActorCriticConfig:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rllib_nsrl.seeding import derive_seed
 from rllib_nsrl.symbolic.nlm import KnowledgeBase, TaskHead
 from rllib_nsrl.systems.lifelong_ilp.domains import ILPBatch, get_domain
 
@@ -72,8 +73,6 @@ class ILPConfig:
         return cls(**config)
 
 
-def _seed(*key: int) -> int:
-    return int(np.random.SeedSequence(list(key)).generate_state(1)[0])
 
 
 def metric_names(tasks) -> list[str]:
@@ -125,7 +124,7 @@ class ILPProtocol:
     def _build_kb(self, key: int) -> KnowledgeBase:
         cfg = self.config
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(_seed(cfg.seed, key, 0))
+            torch.manual_seed(derive_seed(cfg.seed, key, 0))
             return KnowledgeBase(
                 self.domain.input_channels,
                 [list(cfg.kb_channels)] * cfg.kb_depth,
@@ -135,7 +134,7 @@ class ILPProtocol:
     def _build_head(self, task_index: int, kb: KnowledgeBase) -> TaskHead:
         cfg = self.config
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(_seed(cfg.seed, task_index, 1))
+            torch.manual_seed(derive_seed(cfg.seed, task_index, 1))
             return TaskHead(
                 kb.out_channels,
                 self.domain.target_arity[self.tasks[task_index]],
