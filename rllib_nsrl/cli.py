@@ -149,6 +149,10 @@ def _check_same_spec(saved, spec, source: str, prefix: str = "") -> None:
 
 
 def cmd_run(args) -> int:
+    """`nsrl run`: validate the spec and run dir, run it with Ray Tune, then `nsrl analyze` it.
+
+    Exit code 1 if a trial failed, 130 if interrupted (the `--resume` command is printed), else 0.
+    """
     from rllib_nsrl.experiments.cluster import Location, check_address, check_resources
     from rllib_nsrl.experiments.spec import load_spec
 
@@ -205,6 +209,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_analyze(args) -> int:
+    """`nsrl analyze`: write tables and plots of a run directory (a URI is analysed from a local copy)."""
     from rllib_nsrl.analysis.report import analyze
     from rllib_nsrl.experiments.cluster import Location, is_uri
 
@@ -232,6 +237,7 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_collect(args) -> int:
+    """`nsrl collect`: collect the offline datasets of a spec whose kind has them."""
     from rllib_nsrl.experiments.kinds import get_kind
     from rllib_nsrl.experiments.spec import load_spec
 
@@ -247,6 +253,7 @@ def cmd_collect(args) -> int:
 
 
 def cmd_spec(args) -> int:
+    """`nsrl spec`: list the kinds, or a kind's spec keys as a table (or JSON Schema)."""
     from rllib_nsrl.experiments.kinds import get_kind, kind_names
     from rllib_nsrl.experiments.schema import describe
 
@@ -267,6 +274,7 @@ def cmd_spec(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    """`nsrl validate`: print the validated spec with defaults filled in."""
     from rllib_nsrl.experiments.spec import load_spec
 
     print(json.dumps(load_spec(args.spec, smoke=args.smoke), indent=2))
@@ -274,12 +282,14 @@ def cmd_validate(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    """`nsrl bench`: run one benchmark (env, train or quality)."""
     from rllib_nsrl.bench import run_bench
 
     return run_bench(args.what, seconds=args.seconds, seed=args.seed, epochs=args.epochs, rounds=args.rounds)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of `nsrl`; returns the exit code (2 on a user error, 130 on Ctrl-C)."""
     args = _parser().parse_args(argv)
     commands = {
         "run": cmd_run,

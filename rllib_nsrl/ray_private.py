@@ -13,8 +13,8 @@ from typing import Any
 # (importable owner, attribute): what the functions below read or write. Instance attributes set in
 # `__init__`/`build` are checked on a built object by the unit test.
 PRIVATE_ATTRIBUTES: tuple[tuple[str, str], ...] = (
-    ("ray.rllib.core.learner.learner.Learner", "_grad_scalers"),
-    ("ray.rllib.core.learner.learner.Learner", "_lr_scheduler_classes"),
+    ("ray.rllib.core.learner.torch.torch_learner.TorchLearner", "_grad_scalers"),
+    ("ray.rllib.core.learner.torch.torch_learner.TorchLearner", "_lr_scheduler_classes"),
     ("ray.rllib.core.learner.learner.Learner", "_params"),
     ("ray.rllib.core.learner.learner.Learner", "_module_optimizers"),
     ("ray.rllib.env.single_agent_env_runner.SingleAgentEnvRunner", "_seed"),

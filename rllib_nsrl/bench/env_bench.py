@@ -39,6 +39,7 @@ def _episode_loop(env, seed: int) -> Callable[[], int]:
 
 
 def bench_shapes_grid(seconds: float, seed: int) -> dict[str, dict]:
+    """ShapesGridEnv step loop (random actions, resets timed) and `render()` alone; steps/s per loop."""
     from rllib_nsrl.envs.shapes_grid import ShapesGridEnv
 
     env = ShapesGridEnv()
@@ -56,6 +57,7 @@ def bench_shapes_grid(seconds: float, seed: int) -> dict[str, dict]:
 
 
 def bench_blocksworld(seconds: float, seed: int) -> dict[str, dict]:
+    """BlocksWorldEnv (6 blocks, task 0) step loop with random valid actions, and `reset()` alone; steps/s."""
     from rllib_nsrl.envs.blocksworld import BlocksWorldEnv
 
     env = BlocksWorldEnv({"num_blocks": 6, "task": 0})
@@ -81,6 +83,7 @@ def run_env_bench(seconds: float = 20.0, seed: int = 0) -> dict:
 
 
 def format_env_table(res: dict) -> str:
+    """Human-readable table of a `run_env_bench` result: calls/s and calls per loop."""
     notes = {
         "shapes_grid": "ShapesGridEnv step (+render obs, +reset at episode end)",
         "shapes_grid_render": "ShapesGridEnv render() uint8 image",

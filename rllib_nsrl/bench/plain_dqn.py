@@ -32,6 +32,7 @@ class DuelingQNet(nn.Module):
         self.af, self.vf = heads["af"], heads["vf"]
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Q-values [B, n_actions] of observations [B, 50, 50, 3]: V + A − mean(A)."""
         features = self.encoder(obs)
         advantages = self.af(features)
         return self.vf(features) + advantages - advantages.mean(dim=-1, keepdim=True)
@@ -49,12 +50,17 @@ class ReplayRing:
         self.terminated = np.zeros(capacity, np.float32)
 
     def add(self, obs, action, reward, next_obs, terminated) -> None:
+        """Store one transition, overwriting the oldest once `capacity` is reached."""
         i = self._next
         self.obs[i], self.next_obs[i] = obs, next_obs
         self.actions[i], self.rewards[i], self.terminated[i] = action, reward, float(terminated)
         self._next, self.size = (i + 1) % self.capacity, min(self.size + 1, self.capacity)
 
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
+        """`batch_size` transitions drawn uniformly with replacement, as tensors.
+
+        Keys: obs, next_obs, actions, rewards, terminated.
+        """
         idx = self.rng.integers(0, self.size, size=batch_size)
         cols = {
             "obs": self.obs,
@@ -96,9 +102,11 @@ class PlainDuelingDQN:
         self._obs, _ = self.env.reset(seed=seed)
 
     def epsilon(self) -> float:
+        """ε at the current env step, linearly interpolated along the spec's `epsilon` schedule."""
         return float(np.interp(self.env_steps, self._eps_t, self._eps_v))
 
     def act(self, obs: np.ndarray) -> int:
+        """ε-greedy action for one observation [50, 50, 3]: random with probability ε, else argmax Q."""
         if self.rng.random() < self.epsilon():
             return int(self.rng.integers(self.n_actions))
         with torch.no_grad():

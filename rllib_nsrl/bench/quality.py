@@ -63,6 +63,7 @@ def _num(value) -> float:
 
 
 def format_quality_table(res: dict) -> str:
+    """Human-readable table of a `run_quality_bench` result: one row per epoch, one column per metric."""
     rows = res["epochs"]
     keys = [k for k in rows[0] if k != "epoch"] if rows else []
     lines = [f"nsrl bench quality: {res['condition']}, seed {res['seed']}, epochs of {res['spec']}"]

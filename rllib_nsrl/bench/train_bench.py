@@ -57,13 +57,16 @@ class PlainRunner:
         self.warmup_steps = spec["epoch"]["train_episodes"] * spec["env"]["config"]["max_steps"]
 
     def warmup(self) -> None:
+        """Run one epoch's worth of env steps (`train_episodes` × `max_steps`), updates included."""
         for _ in range(self.warmup_steps):
             self.agent.step()
 
     def window(self, seconds: float) -> dict:
+        """Train for at least `seconds`; updates, env steps and seconds of this window."""
         return self.agent.run_for(seconds)
 
     def stop(self) -> None:
+        """Close the env."""
         self.agent.env.close()
 
 
@@ -93,9 +96,11 @@ class RLlibRunner:
         self._steps = result["env_runners"]["num_env_steps_sampled_lifetime"]
 
     def warmup(self) -> None:
+        """One `train()` iteration; records the update and env-step counters."""
         self._count(self.algo.train())
 
     def window(self, seconds: float) -> dict:
+        """Call `train()` until `seconds` have passed; updates, env steps and seconds of this window."""
         u0, s0, t0 = self._updates, self._steps, time.perf_counter()
         while time.perf_counter() - t0 < seconds:
             self._count(self.algo.train())
@@ -106,6 +111,7 @@ class RLlibRunner:
         }
 
     def stop(self) -> None:
+        """Stop the algorithm (its env runners and learners)."""
         self.algo.stop()
 
 
@@ -122,6 +128,7 @@ def _ensure_ray() -> bool:
 
 
 def make_runner(name: str, spec: dict, seed: int, patch: Callable | None = None, adam: dict | None = None):
+    """A `PlainRunner` for `name == PLAIN`, else an `RLlibRunner` for condition `name`."""
     if name == PLAIN:
         return PlainRunner(spec, seed, adam)
     return RLlibRunner(spec, name, seed, patch)
@@ -229,6 +236,7 @@ def run_train_bench(
 
 
 def format_train_table(res: dict) -> str:
+    """Human-readable table of a `run_train_bench` result: rates, ratios to the baselines, goal verdicts."""
     width = max(24, *(len(label) + 2 for label in res["variants"]))
     rows = [
         f"nsrl bench train: {res['seconds_per_variant']:g} s per variant in {res['rounds']} interleaved "

@@ -127,6 +127,7 @@ class ShapesGridEnv(gym.Env):
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Place the layout (fixed or random); observation [50, 50, 3] in [0, 1] and the evaluation info."""
         super().reset(seed=seed)
         if self.layout is not None:
             self.grid = self.layout.copy()
@@ -142,6 +143,10 @@ class ShapesGridEnv(gym.Env):
         return self.render_observation(), self._info()
 
     def step(self, action):
+        """Move the agent (0 up, 1 right, 2 down, 3 left; walls block) and consume the shape it enters.
+
+        The reward is the shape's, with ``zero_reward`` in place of 0; ``info`` keeps the true return.
+        """
         action = int(action)
         if not 0 <= action < 4:
             raise ValueError(f"ShapesGridEnv: action must be in 0..3, got {action}")
@@ -163,6 +168,7 @@ class ShapesGridEnv(gym.Env):
         return self.render_observation(), given, terminated, truncated, self._info()
 
     def render(self):
+        """The observation as a uint8 RGB image [50, 50, 3] in [0, 255]."""
         return (self.render_observation() * 255).astype(np.uint8)
 
     # ------------------------------------------------------------------ helpers

@@ -47,12 +47,14 @@ class StrictMaskEnv(gym.Env):
         self.mask = mask
 
     def reset(self, *, seed=None, options=None):
+        """Start at cell 0 with a fresh random non-empty mask."""
         super().reset(seed=seed)
         self.pos, self.t = 0, 0
         self._new_mask()
         return self._obs(), {}
 
     def step(self, action):
+        """Take an action; raises ``MaskedActionError`` if its mask bit is 0."""
         action = int(action)
         if not self.mask[action]:
             self.masked_taken += 1

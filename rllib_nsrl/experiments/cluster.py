@@ -33,6 +33,7 @@ def check_address(address: str, timeout_s: float = 3.0) -> None:
 
 
 def is_uri(location: str) -> bool:
+    """Whether `location` is a URI (`scheme://...`) rather than a local path."""
     return "://" in str(location)
 
 
@@ -46,6 +47,7 @@ class Location:
 
     @classmethod
     def parse(cls, location: str, flag: str = "--storage") -> Location:
+        """A local path (made absolute) or a pyarrow-filesystem URI; SpecError naming `flag` if unopenable."""
         import pyarrow.fs
 
         if not is_uri(location):
@@ -60,17 +62,20 @@ class Location:
 
     @property
     def local(self) -> bool:
+        """Whether the location is on the local filesystem."""
         import pyarrow.fs
 
         return isinstance(self.fs, pyarrow.fs.LocalFileSystem)
 
     def child(self, name: str) -> Location:
+        """The entry `name` inside this directory."""
         return Location(self.fs, f"{self.path}/{name}", f"{self.uri}/{name}")
 
     def _info(self, name: str = ""):
         return self.fs.get_file_info(f"{self.path}/{name}" if name else self.path)
 
     def exists(self, name: str = "") -> bool:
+        """Whether entry `name` (default: this directory itself) exists."""
         import pyarrow.fs
 
         return self._info(name).type != pyarrow.fs.FileType.NotFound
@@ -83,6 +88,7 @@ class Location:
         return sorted(Path(i.path).name for i in self.fs.get_file_info(selector))
 
     def read_bytes(self, name: str) -> bytes:
+        """Contents of file `name` in this directory."""
         with self.fs.open_input_stream(f"{self.path}/{name}") as f:
             return f.readall()
 
@@ -95,6 +101,7 @@ class Location:
         self.fs.move(tmp, f"{self.path}/{name}")
 
     def move(self, name: str, new_name: str) -> None:
+        """Rename entry `name` to `new_name` inside this directory."""
         self.fs.move(f"{self.path}/{name}", f"{self.path}/{new_name}")
 
     def download(self, dest: Path, skip=lambda parts: False) -> None:

@@ -58,11 +58,13 @@ class LoopbackCluster:
         return node
 
     def add_worker(self) -> str:
+        """Add one worker node; returns its id."""
         node = self._command("add")["added"]
         self.workers.append(node)
         return node
 
     def stop(self, timeout_s: float = 60) -> None:
+        """Shut the cluster down; kill the child process if that fails or takes over `timeout_s`."""
         if self._proc.poll() is None:
             try:
                 self._command("exit")
@@ -89,6 +91,7 @@ def _say(**msg) -> None:
 
 
 def serve(argv=None) -> int:
+    """Child process of `LoopbackCluster`: start the nodes, print them as JSON, then obey stdin; returns 0."""
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before Ray is imported
     p = argparse.ArgumentParser(description="loopback multi-node Ray cluster; stdin: remove | add | exit")
     p.add_argument("--workers", type=int, default=1, help="worker nodes besides the head")

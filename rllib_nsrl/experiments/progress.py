@@ -35,6 +35,7 @@ class ProgressPrinter(Callback):
         print(f"[{elapsed:7.0f}s] {text}", file=sys.stdout, flush=True)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
+        """Print the trial's label, `epoch i/N` and its `columns` values (fractional floats to 3 decimals)."""
         epoch = result.get("training_iteration")
         of = f"/{self.total}" if self.total else ""
         parts = [f"epoch {epoch}{of}"]
@@ -49,7 +50,9 @@ class ProgressPrinter(Callback):
         self._print(f"{self.label_fn(trial.config):<28} " + " ".join(parts))
 
     def on_trial_complete(self, iteration, trials, trial, **info):
+        """Print `<label> done`."""
         self._print(f"{self.label_fn(trial.config):<28} done")
 
     def on_trial_error(self, iteration, trials, trial, **info):
+        """Print `<label> FAILED` with the path of the trial's error.txt."""
         self._print(f"{self.label_fn(trial.config):<28} FAILED (see {trial.local_path}/error.txt)")

@@ -117,6 +117,10 @@ class Repair:
         self.searcher_state = (BASIC_VARIANT_STATE.format(self.session), pickle.dumps(done))
 
     def apply(self, log=print) -> None:
+        """Move the listed files aside and write the rebuilt search state, `log`ging each change.
+
+        Raises RuntimeError if the search state is lost and `require_trials` has not run.
+        """
         if self.searcher_lost and self.searcher_state is None:
             raise RuntimeError("Repair.require_trials must run before apply")
         for old, new in self.moves:

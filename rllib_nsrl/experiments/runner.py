@@ -47,6 +47,7 @@ def _variants(plan: Plan):
 
 
 def count_trials(plan: Plan) -> int:
+    """Number of trials in the plan's Tune grid (the resolved variants of its param_space)."""
     return len(_variants(plan))
 
 

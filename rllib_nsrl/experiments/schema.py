@@ -157,6 +157,8 @@ def _message(model: type[BaseModel], err: dict) -> str:
         return f"{key}: must be {op} {ctx.get(name)}, got {value!r}"
     if kind == "finite_number":
         return f"{key}: must be a finite number, got {value!r}"
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return f"{key}: must not be empty"
     if kind == "too_short":
         return f"{key}: needs at least {ctx.get('min_length')} item(s)"
     if kind == "too_long":

@@ -29,16 +29,22 @@ Seed = Annotated[int, spec_field(ge=0, le=MAX_SEED)]
 
 
 class Resources(SpecModel):
+    """Ray resources each trial asks for, and how many trials run at once."""
+
     cpus_per_trial: float = spec_field(1.0, "CPUs each trial asks Ray for", ge=0.1)
     gpus_per_trial: float = spec_field(0.0, "GPUs each trial asks Ray for (fractions share one)", ge=0.0)
     max_concurrent_trials: int = spec_field(0, "trials running at once; 0: as many as resources allow", ge=0)
 
 
 class Failure(SpecModel):
+    """Fault tolerance: retries of a failed trial."""
+
     max_failures: int = spec_field(0, "retries of a failed trial from its checkpoint; -1: forever", ge=-1)
 
 
 class Checkpoint(SpecModel):
+    """How often trials checkpoint and how many checkpoints each keeps."""
+
     every_epochs: int = spec_field(1, "checkpoint every N epochs (RLlib Algorithms)", ge=1)
     keep: int | None = spec_field(2, "checkpoints kept per trial; null: all", ge=1)
 

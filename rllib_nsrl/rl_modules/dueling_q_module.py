@@ -33,6 +33,7 @@ def split_observation(obs: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
 
 
 def base_observation_space(space: gym.Space) -> gym.Space:
+    """The `observations` sub-space of a masked `Dict` space; any other space as is."""
     return space[OBS] if isinstance(space, gym.spaces.Dict) else space
 
 

@@ -34,6 +34,7 @@ class GridEncoder(nn.Module):
         self.out_dim = out_dim
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Features [B, out_dim] of images [B, H, W, C] (channels last)."""
         return self.net(obs.permute(0, 3, 1, 2))
 
 
@@ -46,6 +47,7 @@ class MLPEncoder(nn.Module):
         self.out_dim = out_dim
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Features [B, out_dim] of observations [B, ...], flattened to [B, D]."""
         return self.net(obs.flatten(1))
 
 

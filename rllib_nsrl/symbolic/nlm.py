@@ -202,6 +202,10 @@ class KnowledgeBase(nn.Module):
         return outs
 
     def forward(self, inputs: Sequence[torch.Tensor | None]) -> Predicates:
+        """Predicate groups per arity r, `[B, n^r, out_channels[r]]`.
+
+        The inputs (if `include_inputs`), then every layer's outputs, concatenated on channels.
+        """
         layers = self.forward_layers(inputs)
         if self.include_inputs:
             layers = [_pad(inputs, self.breadth + 1)] + layers
@@ -235,5 +239,6 @@ class TaskHead(nn.Module):
         self.readout = nn.Linear(width, 1)
 
     def forward(self, kb_outputs: Sequence[torch.Tensor | None], probs: bool = False) -> torch.Tensor:
+        """Target logits `[B, n^arity]` (sigmoid if `probs`) of KB outputs `[B, n^r, in_channels[r]]`."""
         logits = self.readout(self.layer(kb_outputs)[self.arity]).squeeze(-1)
         return torch.sigmoid(logits) if probs else logits

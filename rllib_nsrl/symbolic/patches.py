@@ -138,9 +138,11 @@ class UniquePatchSet:
         return self._patches
 
     def state_dict(self) -> dict:
+        """`{"capacity": int, "patches": [M, C, H, W] on CPU or None}`."""
         return {"capacity": self.capacity, "patches": None if self._patches is None else self._patches.cpu()}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore a `state_dict()`: its newest `capacity` patches, with their keys recomputed."""
         self.capacity = int(state["capacity"])
         patches = state["patches"]
         self._patches, self._index = None, {}

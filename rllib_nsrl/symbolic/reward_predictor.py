@@ -22,6 +22,7 @@ class RewardPredictor(nn.Module):
         self.net = nn.Sequential(nn.Linear(num_labels, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
     def forward(self, truths: torch.Tensor) -> torch.Tensor:
+        """Predicted reward [...] of label truths [..., num_labels] in [0, 1]."""
         return self.net(truths).squeeze(-1)
 
     def predict_action_rewards(self, shape_probs: torch.Tensor, next_cells: torch.Tensor) -> torch.Tensor:

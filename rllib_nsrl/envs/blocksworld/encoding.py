@@ -60,10 +60,12 @@ PREDICATES: dict[str, Predicate] = {name: Predicate(name, a, [BLOCK] * a) for na
 
 
 def block_names(num_blocks: int) -> list[str]:
+    """PDDL object names ``["b0", …, "b{n-1}"]``."""
     return [f"b{i}" for i in range(num_blocks)]
 
 
 def num_actions(num_blocks: int) -> int:
+    """Number of ground actions, ``2n² + 2n``."""
     return 2 * num_blocks * num_blocks + 2 * num_blocks
 
 
@@ -143,6 +145,7 @@ def encode_goal(goal: Iterable[Literal], num_blocks: int) -> dict[str, np.ndarra
 
 
 def decode_goal(goal_unary: np.ndarray, goal_binary: np.ndarray) -> frozenset[Literal]:
+    """Inverse of ``encode_goal`` (entries > 0.5 are true): the goal ``ontable``/``on`` literals."""
     b = [BLOCK(name) for name in block_names(goal_unary.shape[0])]
     lits = {PREDICATES["ontable"](b[i]) for i in np.nonzero(goal_unary[:, 0] > 0.5)[0]}
     lits |= {PREDICATES["on"](b[i], b[j]) for i, j, _ in zip(*np.nonzero(goal_binary > 0.5), strict=True)}

@@ -98,6 +98,9 @@ class MaskedDiscrete(spaces.Discrete):
         self._valid = valid  # the env updates this int8 array in place
 
     def sample(self, mask: np.ndarray | None = None, probability: np.ndarray | None = None):
+        """A uniformly random currently valid action (a ``SampledAction``); with a mask or probabilities, or
+        no valid action, ``Discrete.sample``.
+        """
         if mask is not None or probability is not None or not self._valid.any():
             return super().sample(mask=mask, probability=probability)
         return SampledAction.draw(float(self.np_random.random()), np.flatnonzero(self._valid))
@@ -154,6 +157,10 @@ class BlocksWorldEnv(gym.Env):
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Goal and initial state from ``options`` or sampled (a sampled start never meets the goal).
+
+        Writes and loads the episode's PDDL problem; returns the first observation and info.
+        """
         super().reset(seed=seed)
         options, n = options or {}, self.num_blocks
         goal = options.get("goal")
@@ -176,6 +183,10 @@ class BlocksWorldEnv(gym.Env):
         return self._observe(state), self._info(False)
 
     def step(self, action):
+        """Apply a valid action: reward ``step_reward`` (+ ``goal_reward`` on reaching the goal).
+
+        Raises ``ValueError`` on an action outside the space or masked in the current state.
+        """
         if self._pddl.get_state() is None:
             raise RuntimeError("call reset() before step()")
         if not self.action_space.contains(action):
@@ -200,6 +211,7 @@ class BlocksWorldEnv(gym.Env):
         return self._observe(state), float(reward), terminated, truncated, self._info(terminated)
 
     def render(self) -> str | None:
+        """One-line text of towers (bottom to top), held block and goal in ``"ansi"`` mode; else None."""
         if self.render_mode != "ansi":
             return None
         lits = self.state.literals
@@ -216,6 +228,7 @@ class BlocksWorldEnv(gym.Env):
         return f"towers: {' | '.join(towers)}; hand: {held[0] if held else '-'}; goal: {goal}\n"
 
     def close(self) -> None:
+        """Remove the env's temporary PDDL directory."""
         self._tmp.cleanup()
         super().close()
 
@@ -232,6 +245,7 @@ class BlocksWorldEnv(gym.Env):
 
     @property
     def goal_towers(self) -> Towers:
+        """Goal of the current episode as ``tasks.Towers``."""
         return self._goal_towers
 
     def valid_actions(self) -> np.ndarray:

@@ -41,6 +41,7 @@ def _shapes(n: int) -> dict[str, tuple[int, ...]]:
 
 
 def flat_dim(num_blocks: int) -> int:
+    """Width of a flat observation row, ``4n² + 6n + 2``."""
     return 4 * num_blocks * num_blocks + 6 * num_blocks + 2
 
 
@@ -53,6 +54,7 @@ def num_blocks_from_dim(dim: int) -> int:
 
 
 def observation_space(num_blocks: int) -> spaces.Box:
+    """``Box(0, 1, [4n² + 6n + 2], float32)``: the space of flat observation rows."""
     return spaces.Box(0.0, 1.0, (flat_dim(num_blocks),), np.float32)
 
 

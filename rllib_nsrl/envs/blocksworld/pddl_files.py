@@ -58,6 +58,7 @@ DOMAIN_PDDL = """\
 
 
 def write_domain(directory: str | Path) -> Path:
+    """Write ``DOMAIN_PDDL`` to ``<directory>/blocks.pddl``; returns that path."""
     path = Path(directory) / f"{DOMAIN_NAME}.pddl"
     path.write_text(DOMAIN_PDDL)
     return path
@@ -80,6 +81,7 @@ def problem_pddl(num_blocks: int, init: Iterable[Literal], goal: Iterable[Litera
 def write_problem(
     path: str | Path, num_blocks: int, init: Iterable[Literal], goal: Iterable[Literal]
 ) -> Path:
+    """Write the problem text of ``problem_pddl`` (named after the file's stem) to ``path``; returns it."""
     path = Path(path)
     path.write_text(problem_pddl(num_blocks, init, goal, name=path.stem))
     return path

@@ -89,6 +89,7 @@ class MustMoveHeuristic(Heuristic):
         self.goal_above = {y: x for x, y in self.goal_below.items() if y != "TABLE"}
 
     def __call__(self, node) -> float:
+        """Heuristic value (≥ 0, admissible) of a search node's state; 0 exactly when the goal holds."""
         below, held = {}, None
         for fact in node.state:
             pred, *args = fact.strip("()").split()

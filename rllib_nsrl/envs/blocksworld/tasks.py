@@ -58,6 +58,7 @@ class GoalClass:
 
     @property
     def num_constrained(self) -> int:
+        """Number of blocks the goal constrains, ``on_table + stacked``."""
         return self.on_table + self.stacked
 
     def shapes(self) -> list[tuple[int, ...]]:

@@ -59,6 +59,7 @@ class DataSettings:
 
     @classmethod
     def from_spec(cls, spec: dict) -> DataSettings:
+        """Settings of a validated `kind: blocksworld_lifelong` spec (its ``env``, ``tasks`` and ``data``)."""
         d = spec["data"]
         return cls(
             num_blocks=spec["env"]["num_blocks"],
@@ -73,6 +74,7 @@ class DataSettings:
 
     @property
     def key(self) -> str:
+        """Folder name of the dataset: every setting but ``tasks`` (a custom domain file as a short hash)."""
         return (
             f"blocks{self.num_blocks}_n{self.transitions_per_task}_eps{self.exploration:g}"
             f"_steps{self.max_steps}_seed{self.seed}_shards{self.shards_per_task}"
@@ -84,6 +86,7 @@ class DataSettings:
         )
 
     def shard_sizes(self) -> list[int]:
+        """Transitions per shard of one task (sizes differ by at most 1; empty shards left out)."""
         base, extra = divmod(self.transitions_per_task, self.shards_per_task)
         return [base + (s < extra) for s in range(self.shards_per_task) if base + (s < extra) > 0]
 
@@ -257,6 +260,7 @@ def collect(settings: DataSettings, root: str | Path, *, log=_log) -> Path:
 
 
 def read_manifest(folder: str | Path) -> dict | None:
+    """The manifest of a dataset folder; None if its collection has not finished."""
     path = Path(folder) / MANIFEST
     return json.loads(path.read_text()) if path.is_file() else None
 

@@ -110,6 +110,11 @@ class OfflineActorCriticConfig(AlgorithmConfig):
 
 
 class OfflineActorCriticLearner(TorchLearner):
+    """Expected-SARSA critic + CRR actor loss (module docstring); Polyak target update after each step.
+
+    Two optimizers per module: ``actor`` (the actor head) and ``critic`` (critic head and knowledge base).
+    """
+
     @classmethod
     @override(Learner)
     def rl_module_required_apis(cls) -> list[type]:

@@ -89,6 +89,7 @@ class ActionHead(nn.Module):
         self.binary = nn.Linear(self.layer.out_channels[2], 2)  # Stack, Unstack
 
     def forward(self, kb_outputs: Predicates) -> torch.Tensor:
+        """Scores ``[B, 2n² + 2n]`` in ``encoding.ground_actions`` order from KB outputs ``[B, n^r, C_r]``."""
         h = self.layer(kb_outputs)
         u, b = self.unary(h[1]), self.binary(h[2])  # [B, n, 2], [B, n, n, 2]
         flat = b.flatten(1, 2)  # [B, n², 2]: Stack(bi, bj) at i·n + j

@@ -67,6 +67,9 @@ def curves(runs) -> pd.DataFrame:
 
 
 def convergence(runs, success_threshold: float) -> pd.DataFrame:
+    """Per (task, mode), mean ± sd over seeds: mean and final steps, final success and updates until the
+    success rate first reaches `success_threshold`; `reached`: the seeds that reached it.
+    """
     rows = []
     for run in runs:
         for k, seg in run["frame"].groupby("task_index", sort=True):

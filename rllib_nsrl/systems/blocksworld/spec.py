@@ -22,6 +22,8 @@ Channels = list[Annotated[int, spec_field(ge=0)]]
 
 
 class EnvSpec(SpecModel):
+    """The BlocksWorld environment."""
+
     num_blocks: int = spec_field(6, "blocks per problem", ge=2)
     max_steps: int = spec_field(50, "steps per episode", ge=1)
     domain_file: str | None = spec_field(
@@ -30,6 +32,8 @@ class EnvSpec(SpecModel):
 
 
 class DataSpec(SpecModel):
+    """The offline planner datasets (``nsrl collect``; ``systems/blocksworld/collect.py``)."""
+
     dir: str = spec_field("runs/datasets/blocksworld", "dataset root; one sub-folder per data setting")
     transitions_per_task: int = spec_field(50_000, "planner-labelled transitions per task", ge=1)
     exploration: float = spec_field(
@@ -40,6 +44,8 @@ class DataSpec(SpecModel):
 
 
 class ModelSpec(SpecModel):
+    """Sizes of the NLM actor-critic: knowledge base and task heads."""
+
     kb_depth: int = spec_field(4, "NLM layers of the shared knowledge base", ge=1)
     kb_channels: Channels = spec_field([4, 4, 4], "KB predicates per arity 0..B", min_length=3)
     head_channels: Channels = spec_field([8, 8, 8], "head predicates per arity 0..B", min_length=3)
@@ -50,6 +56,8 @@ class ModelSpec(SpecModel):
 
 
 class TrainingSpec(SpecModel):
+    """Offline actor-critic training of each task (``systems/blocksworld/learner.py``)."""
+
     updates_per_task: int = spec_field(3000, "gradient updates per task", ge=1)
     eval_every: int = spec_field(250, "updates between evaluations (= one Tune iteration)", ge=1)
     batch_size: int = spec_field(64, "transitions per update", ge=1)
@@ -65,11 +73,15 @@ class TrainingSpec(SpecModel):
 
 
 class EvaluationSpec(SpecModel):
+    """Online evaluation every ``training.eval_every`` updates."""
+
     episodes: int = spec_field(20, "evaluation episodes per iteration", ge=1)
     greedy: bool = spec_field(True, "greedy (True) or sampled actions")
 
 
 class GeneralisationSpec(SpecModel):
+    """Evaluation on larger problems (more blocks) than the training data."""
+
     num_blocks: int = spec_field(8, "blocks of the larger test problems", ge=2)
     episodes: int = spec_field(20, "episodes", ge=1)
     max_steps: int = spec_field(50, "steps per episode", ge=1)

@@ -85,6 +85,7 @@ def learner_config(config: dict, position: int) -> OfflineActorCriticConfig:
 
 
 def build_learner(config: dict, position: int):
+    """A built Learner for task ``position`` with the flat-observation and action spaces of ``num_blocks``."""
     n = config["env"]["num_blocks"]
     spaces_ = {DEFAULT_MODULE_ID: (observation_space(n), spaces.Discrete(num_actions(n)))}
     return learner_config(config, position).build_learner(spaces=spaces_)
@@ -107,6 +108,7 @@ class TransitionSampler:
         self.rng = np.random.default_rng(seed)
 
     def sample(self, batch_size: int) -> MultiAgentBatch:
+        """A uniform ``batch_size`` sample (with replacement) as a one-module ``MultiAgentBatch``."""
         idx = self.rng.integers(0, self.size, batch_size)
         batch = SampleBatch({k: v[idx] for k, v in self.columns.items()})
         return MultiAgentBatch({DEFAULT_MODULE_ID: batch}, env_steps=batch_size)

@@ -58,12 +58,14 @@ def arithmetic_world(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
 
 
 def arithmetic_inputs(values: np.ndarray) -> list[np.ndarray | None]:
+    """Input predicates `[None, Zero [n, 1], Succ [n, n, 1]]` (bool) of a world's values [n]."""
     zero = values == 0
     succ = values[None, :] == values[:, None] + 1  # succ[i, j]: values[j] = values[i] + 1
     return [None, zero[:, None], succ[:, :, None]]
 
 
 def arithmetic_targets(values: np.ndarray) -> dict[str, np.ndarray]:
+    """Targets (bool) of the arithmetic tasks: Plus, Minus `[n, n, n]`; SumIsMax, SumExceedsMax `[n, n]`."""
     x, y, z = values[:, None, None], values[None, :, None], values[None, None, :]
     top = values.max()
     pair_sum = values[:, None] + values[None, :]
@@ -94,6 +96,7 @@ def random_tree(rng: np.random.Generator, n: int, min_children: int = 2, max_chi
 
 
 def tree_inputs(parent: np.ndarray) -> list[np.ndarray | None]:
+    """Input predicates `[None, None, IsParent [n, n, 1]]` (bool; `[x, y]`: x is y's parent)."""
     n = len(parent)
     is_parent = np.zeros((n, n), dtype=bool)
     child = np.flatnonzero(parent >= 0)
@@ -147,10 +150,12 @@ def shortest_paths(adj: np.ndarray) -> np.ndarray:
 
 
 def graph_inputs(adj: np.ndarray, red: np.ndarray) -> list[np.ndarray | None]:
+    """Input predicates `[None, IsRed [n, 1], IsConnected [n, n, 1]]` (bool)."""
     return [None, red[:, None], adj[:, :, None]]
 
 
 def graph_targets(adj: np.ndarray, red: np.ndarray) -> dict[str, np.ndarray]:
+    """Targets (bool) of the graph tasks: ExactConnectivity2 `[n, n]`, the three others `[n]`."""
     at_two = shortest_paths(adj) == 2
     red_at_two = (at_two & red[None, :]).sum(axis=1)
     return {
@@ -183,6 +188,7 @@ class ILPDomain:
 
     @property
     def max_arity(self) -> int:
+        """Highest arity of any input or target predicate."""
         return max(max(self.target_arity.values()), len(self.input_channels) - 1)
 
     def make_batch(
@@ -255,5 +261,6 @@ DOMAINS: dict[str, tuple[str, ...]] = {name: d.tasks for name, d in _DOMAINS.ite
 
 
 def get_domain(name: str) -> ILPDomain:
+    """The ILP domain `name` (arithmetic, tree or graph); ValueError naming the valid ones."""
     _check(name, tuple(_DOMAINS), "ILP domain")
     return _DOMAINS[name]

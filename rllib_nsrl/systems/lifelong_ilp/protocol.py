@@ -66,6 +66,7 @@ class ILPConfig:
 
     @classmethod
     def from_dict(cls, config: dict) -> ILPConfig:
+        """An `ILPConfig` from a plain dict; ValueError on unknown keys."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(config) - known)
         if unknown:
@@ -112,13 +113,16 @@ class ILPProtocol:
     # ------------------------------------------------------------------------------------------ modules
     @property
     def done(self) -> bool:
+        """Whether every task of the sequence has been trained."""
         return self.task_index >= len(self.tasks)
 
     @property
     def at_task_boundary(self) -> bool:
+        """Whether the next epoch starts a task."""
         return self.epoch_in_task == 0
 
     def kb_for(self, task_index: int) -> KnowledgeBase:
+        """The knowledge base of task `task_index`: its own (`individual`) or the shared one."""
         return self.kbs[task_index if self.config.mode == "individual" else 0]
 
     def _build_kb(self, key: int) -> KnowledgeBase:
@@ -240,6 +244,7 @@ class ILPProtocol:
         }
 
     def load_state_dict(self, state: dict) -> None:
+        """Resume from a `state_dict()`; ValueError if it was saved under another config."""
         saved = ILPConfig.from_dict(state["config"])
         if saved != self.config:
             raise ValueError(f"state was saved for config {saved}, this protocol runs {self.config}")

@@ -20,6 +20,8 @@ Channels = list[Annotated[int, spec_field(ge=0)]]
 
 
 class ModelSpec(SpecModel):
+    """NLM sizes: the knowledge base and the task heads."""
+
     kb_depth: int = spec_field(4, "NLM layers of the shared knowledge base", ge=1)
     kb_channels: Channels = spec_field(
         [8, 8, 8, 8], "KB predicates per arity 0..B (paper [8, 8, 8, 8], breadth 3)", min_length=1
@@ -29,6 +31,8 @@ class ModelSpec(SpecModel):
 
 
 class TrainingSpec(SpecModel):
+    """Training of each task."""
+
     lr: float = spec_field(1e-3, "Adam learning rate", ge=0.0)
     epochs_per_task: int = spec_field(50, "epochs per task", ge=1)
     batches_per_epoch: int = spec_field(10, "batches per epoch", ge=1)
@@ -36,6 +40,8 @@ class TrainingSpec(SpecModel):
 
 
 class EvaluationSpec(SpecModel):
+    """Held-out test sets (n and 2n objects) evaluated after every epoch."""
+
     test_size: int = spec_field(16, "test worlds per task", ge=1)
     test_size_2x: int | None = spec_field(4, "test worlds with twice the objects; null: none", ge=1)
     eval_batch_size: int = spec_field(4, "worlds per evaluation batch", ge=1)
@@ -43,6 +49,8 @@ class EvaluationSpec(SpecModel):
 
 
 class AnalysisSpec(SpecModel):
+    """Settings of `nsrl analyze`."""
+
     loss_threshold: float = spec_field(0.1, "loss at which a task counts as learned", ge=0.0)
 
 

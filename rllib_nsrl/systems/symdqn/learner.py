@@ -36,6 +36,11 @@ RESTART_CHECK_EVERY = 500  # updates between checks for a collapsed labelling (s
 
 
 class SymDQNLearner(DQNTorchLearner):
+    """RLlib's DQN loss + the LTN module losses: A1–A3, reward prediction, A4 in the (AR) conditions.
+
+    See the module docstring and docs/systems/symdqn.md#loss.
+    """
+
     @override(DQNTorchLearner)
     def build(self) -> None:
         super().build()

@@ -201,6 +201,7 @@ def compute_markdown(table: pd.DataFrame, concurrent: int) -> str:
 
 
 def plot(long: pd.DataFrame, metric: str, ylabel: str, path: Path) -> Path:
+    """Plot mean ± sd over seeds of `metric` per epoch, one line per condition; saves and returns `path`."""
     fig, ax = plt.subplots(figsize=(7, 4))
     for cond in [c for c in CONDITIONS if c in set(long["condition"])]:
         g = long[long["condition"] == cond].groupby("epoch")[metric]
@@ -218,6 +219,7 @@ def plot(long: pd.DataFrame, metric: str, ylabel: str, path: Path) -> Path:
 
 
 def write_symdqn_report(trials, spec: dict, out: Path) -> list[Path]:
+    """Write summary.csv/.md, curves.csv, compute.csv (when timed) and the two plots to `out`; their paths."""
     window = spec["analysis"]["window"]
     long = curves(trials, window)
     if long.empty:

@@ -34,12 +34,16 @@ def epsilon_schedule(points: list[list[float]]) -> list[list[float]]:
 
 
 class Rewards(SpecModel):
+    """Reward of entering each shape."""
+
     cross: float = spec_field(1.0, "reward for entering a cross")
     circle: float = spec_field(-1.0, "reward for entering a circle")
     square: float = spec_field(0.0, "reward for entering a square")
 
 
 class EnvConfig(SpecModel):
+    """ShapesGridEnv settings (`envs/shapes_grid.py`)."""
+
     rewards: Rewards = section(Rewards, "reward of each shape")
     colors: Literal["black_white", "red_blue", "blue_red"] = spec_field("black_white", "colour scheme")
     min_shapes: int = spec_field(18, "fewest shapes on a new grid", ge=1, le=24)
@@ -49,11 +53,15 @@ class EnvConfig(SpecModel):
 
 
 class EnvSpec(SpecModel):
+    """The environment: ShapesGrid and its settings."""
+
     name: Literal["ShapesGrid"] = spec_field("ShapesGrid", "the environment")
     config: EnvConfig = section(EnvConfig, "ShapesGridEnv settings")
 
 
 class DQNSpec(SpecModel):
+    """Dueling double-DQN settings (docs/systems/symdqn.md#q-network-and-hyperparameters)."""
+
     lr: float = spec_field(1e-4, "Adam learning rate", ge=0.0)
     gamma: float = spec_field(0.99, "discount", ge=0.0, le=1.0)
     train_batch_size: int = spec_field(16, "replay batch per update", ge=1)
@@ -70,6 +78,8 @@ class DQNSpec(SpecModel):
 
 
 class SymbolicSpec(SpecModel):
+    """LTN module settings: ActionFilter, training reward, loss weights, A4 margin, LTN p, patch set."""
+
     filter_threshold: float = spec_field(
         0.5, "ActionFilter: drop actions predicted this far below the best (paper 0.5, ref code 0.3)", ge=0.0
     )
@@ -86,15 +96,21 @@ class SymbolicSpec(SpecModel):
 
 
 class EpochSpec(SpecModel):
+    """Size of one epoch (one Tune iteration)."""
+
     train_episodes: int = spec_field(50, "training episodes per epoch", ge=1)
     eval_episodes: int = spec_field(50, "evaluation episodes (new start states) per epoch", ge=1)
 
 
 class StopSpec(SpecModel):
+    """When a trial stops."""
+
     epochs: int = spec_field(250, "epochs per trial", ge=1)
 
 
 class AnalysisSpec(SpecModel):
+    """The `nsrl analyze` table: its epochs and the rolling-mean window."""
+
     epochs: list[Annotated[int, spec_field(ge=1)]] = spec_field([50, 150, 250], "epochs in the table")
     window: int = spec_field(5, "rolling-mean window over epochs (paper 5)", ge=1)
 
