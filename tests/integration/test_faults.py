@@ -233,7 +233,14 @@ def test_lost_worker_node_trials_are_rescheduled_and_complete(loopback, tmp_path
 
         victim, victim_pid = wait_for(trial_reporting_on_worker, "a checkpointed trial on the worker",
                                       proc=driver, poll_s=0.2)  # fmt: skip
+        # Freeze the victim so it cannot finish before its node goes, however slow the removal is.
+        os.kill(victim_pid, signal.SIGSTOP)
+        assert not any(r.get("done") for r in rows(run_dir / victim))
         assert loopback.remove_worker() == worker
+        try:
+            os.kill(victim_pid, signal.SIGKILL)  # the node's other processes are gone; so is it now
+        except ProcessLookupError:
+            pass
         loopback.add_worker()  # a replacement node joins, as an autoscaler would start one
         code, out = finish(driver, log)
         assert code == 0, out[-4000:]
