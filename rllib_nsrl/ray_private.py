@@ -23,6 +23,8 @@ PRIVATE_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("ray.tune.logger.csv.CSVLoggerCallback", "_trial_continue"),
     ("ray.tune.logger.csv.CSVLoggerCallback", "_setup_trial"),
     ("ray.rllib.algorithms.algorithm_config.AlgorithmConfig", "_env_to_module_connector"),
+    ("ray.rllib.core.learner.learner.Learner", "_create_iterator_if_necessary"),
+    ("ray.rllib.utils.minibatch_utils.MiniBatchCyclicIterator", "_batch"),
 )
 
 
@@ -41,6 +43,42 @@ def step_without_checks(learner, gradients_dict: dict) -> bool:
         for name in names:
             learner.get_optimizer(module_id, name).step()
     return True
+
+
+def epoch_counting_iterator(batch_iter, set_epoch) -> object:
+    """Wrap the minibatch iterator `Learner._create_iterator_if_necessary` returned: before each
+    minibatch, call `set_epoch(e)` with the PPO epoch (pass over the batch) it belongs to, 0-based.
+
+    The epoch is rows yielded so far // rows of the whole batch (one minibatch may straddle two epochs;
+    it counts in the one it starts in). An iterator that is not a `MiniBatchCyclicIterator` (one pass, no
+    minibatches) is epoch 0 throughout."""
+    batch = getattr(batch_iter, "_batch", None)
+    if batch is None:
+        set_epoch(0)
+        return batch_iter
+    total = max(1, batch.env_steps())
+
+    def counting():
+        seen = 0
+        for minibatch in batch_iter:
+            set_epoch(seen // total)
+            yield minibatch
+            seen += minibatch.env_steps()
+
+    return counting()
+
+
+class EpochCountingLearner:
+    """Learner mixin (list it before the Learner class): `self.ppo_epoch` is the 0-based epoch of the
+    minibatch being trained, `self.ppo_num_epochs` the epochs of this update (RLlib has no public one)."""
+
+    ppo_epoch = 0
+    ppo_num_epochs = 1
+
+    def _create_iterator_if_necessary(self, **kwargs):
+        self.ppo_num_epochs = int(kwargs.get("num_epochs") or 1)
+        batch_iter = super()._create_iterator_if_necessary(**kwargs)
+        return epoch_counting_iterator(batch_iter, lambda epoch: setattr(self, "ppo_epoch", epoch))
 
 
 # --- EnvRunner ----------------------------------------------------------------------------------------

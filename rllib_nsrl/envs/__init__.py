@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gymnasium as gym
 
+from rllib_nsrl.envs.atari import AtariObjectsEnv
+from rllib_nsrl.envs.atari import register as register_atari_envs
 from rllib_nsrl.envs.shapes_grid import ShapesGridEnv
 from rllib_nsrl.envs.strict_mask_env import StrictMaskEnv
 
@@ -23,11 +25,12 @@ ENV_CREATORS = {
     "ShapesGrid": ShapesGridEnv,
     "StrictMask": StrictMaskEnv,
     "BlocksWorld": _make_blocksworld,
+    "AtariObjects": AtariObjectsEnv,  # needs the `insight` extra (ale-py) once built
 }
 
 
 def register_gym_envs() -> None:
-    """Register the Gymnasium ids `rllib_nsrl/{ShapesGrid,BlocksWorld,StrictMask}-v0` (idempotent)."""
+    """Register the Gymnasium ids `rllib_nsrl/{ShapesGrid,BlocksWorld,StrictMask,AtariObjects}-v0` (idempotent)."""
     if SHAPES_GRID_ID not in gym.registry:
         gym.register(
             SHAPES_GRID_ID, entry_point="rllib_nsrl.envs.shapes_grid:ShapesGridEnv", kwargs={"config": None}
@@ -40,6 +43,7 @@ def register_gym_envs() -> None:
             entry_point="rllib_nsrl.envs.strict_mask_env:StrictMaskEnv",
             kwargs={"config": None},
         )
+    register_atari_envs()
 
 
 def register_tune_envs() -> None:

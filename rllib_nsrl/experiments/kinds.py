@@ -22,6 +22,7 @@ _KINDS: dict[str, str] = {
     "symdqn": "rllib_nsrl.systems.symdqn.kind",
     "ilp_lifelong": "rllib_nsrl.systems.lifelong_ilp.kind",
     "blocksworld_lifelong": "rllib_nsrl.systems.blocksworld.kind",
+    "insight": "rllib_nsrl.systems.insight.kind",
 }
 
 

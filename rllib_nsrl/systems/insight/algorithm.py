@@ -1,0 +1,84 @@
+"""`InsightPPO`: RLlib's PPO with INSIGHT's evaluation every `eval_every` iterations.
+
+Each evaluation adds `result["insight"]`: full-game scores of the neural actor (greedy... sampled, as
+it acts in training) and of the EQL actor (sampled, the paper's reference, and greedy), coordinate MAE
+of perception in pixels on the dataset's test split (per slot), and the EQL/neural argmax agreement
+there. RLlib's own evaluation stays off: its episode metrics count lives, not games.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ray.rllib.algorithms.ppo import PPO
+from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.utils.annotations import override
+
+from rllib_nsrl.seeding import derive_seed
+
+RESULT_KEY = "insight"
+
+
+class InsightPPO(PPO):
+    """PPO with the INSIGHT module, learner and evaluation (`InsightPPOConfig`)."""
+
+    @classmethod
+    @override(PPO)
+    def get_default_config(cls):
+        from rllib_nsrl.systems.insight.config import InsightPPOConfig
+
+        return InsightPPOConfig()
+
+    @override(PPO)
+    def setup(self, config) -> None:
+        super().setup(config)
+        self._eval_module = None
+        self._test_split = None
+
+    @override(PPO)
+    def step(self) -> dict:
+        result = super().step()
+        if (self.iteration + 1) % self.config.eval_every == 0:
+            result[RESULT_KEY] = self.evaluate_insight()
+        return result
+
+    def _module(self):
+        if self._eval_module is None:
+            spec = self.config.get_rl_module_spec(spaces=self._spaces())
+            self._eval_module = spec.build()
+        self._eval_module.set_state(self.learner_group.get_weights([DEFAULT_MODULE_ID])[DEFAULT_MODULE_ID])
+        return self._eval_module
+
+    def _spaces(self):
+        from rllib_nsrl.envs.atari import AtariObjectsEnv
+
+        env = AtariObjectsEnv({"game": self.config.env_config.get("game", "Pong")})
+        spaces = (env.observation_space, env.action_space)
+        env.close()
+        return {DEFAULT_MODULE_ID: spaces}
+
+    def evaluate_insight(self) -> dict:
+        """Scores of each actor over `eval_episodes` full games, and perception on the test split."""
+        from rllib_nsrl.envs.atari import OBJECT_SLOTS
+        from rllib_nsrl.systems.insight.evaluation import perception_metrics, play
+
+        c = self.config
+        game = c.env_config.get("game", "Pong")
+        module = self._module()
+        seed = derive_seed(c.seed or 0, self.iteration + 1)
+        common = {"episodes": c.eval_episodes, "seed": seed, "max_episode_frames": c.eval_max_episode_frames,
+                  "fire_reset": c.env_config.get("fire_reset", True)}  # fmt: skip
+        runs = {}
+        if module.pi is not None:
+            runs["neural"] = play(module, game, actor="neural", greedy=False, **common)
+        if module.use_eql:
+            runs["eql"] = play(module, game, actor="eql", greedy=False, **common)
+            if c.eval_eql_greedy:
+                runs["eql_greedy"] = play(module, game, actor="eql", greedy=True, **common)
+        out = {f"{name}_return": float(np.mean(scores)) for name, scores in runs.items()}
+        if c.perception_data and module.perception.heads is not None:
+            if self._test_split is None:
+                from rllib_nsrl.systems.insight.data import load_split
+
+                self._test_split = load_split(c.perception_data, "test")
+            out.update(perception_metrics(module, *self._test_split, OBJECT_SLOTS[game]))
+        return out

@@ -1,0 +1,119 @@
+"""`InsightPPOLearner`: RLlib's PPO loss plus INSIGHT's terms (Luo et al., ICML 2024; docs/systems/insight.md).
+
+Per minibatch, in the last PPO epoch of each update (every epoch with `guidance_every_epoch`):
+
+    + guidance_weight · CE(EQL logits, argmax of the neural actor's logits)   neural guidance; its
+          gradient flows through the predicted coordinates into perception
+    + λ_t · Σ √|w| over the EQL's weights and biases (smoothed below `l_half_a`), where λ_t ramps
+          linearly from 0 to `reg_weight` over `total_steps`
+    + perception_weight · perception loss on `perception_batch` frames of the pre-training dataset
+
+Outside those epochs the guidance and L½ terms are added with weight 0 (so every parameter keeps a
+gradient on every minibatch, as RLlib's optimizer step and DDP require) and the perception batch is not
+drawn. With every INSIGHT weight 0 the loss is exactly `PPOTorchLearner`'s. Each term is logged under
+the module id: `guidance_loss`, `l_half_penalty`, `l_half_weight`, `perception_loss` (+ its parts),
+`insight_phase` (1 where the terms were on), `eql_agreement` (EQL argmax = neural argmax).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.learner.learner import Learner
+from ray.rllib.utils.annotations import override
+from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
+
+from rllib_nsrl.ray_private import EpochCountingLearner
+from rllib_nsrl.symbolic.eql import l_half_penalty
+from rllib_nsrl.systems.insight.module import EQL_LOGITS, NEURAL_LOGITS
+from rllib_nsrl.systems.insight.perception import PERCEPTION_LOSS, perception_loss, slot_weights
+
+GUIDANCE_LOSS = "guidance_loss"
+L_HALF = "l_half_penalty"
+L_HALF_WEIGHT = "l_half_weight"
+PHASE = "insight_phase"
+AGREEMENT = "eql_agreement"
+
+
+class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
+    """PPO learner of INSIGHT; its settings come from `InsightPPOConfig` (`self.config`)."""
+
+    @override(PPOTorchLearner)
+    def build(self) -> None:
+        super().build()
+        self._l_half_weight = 0.0
+        self._frames = self._objects = self._slot_weights = None
+        c = self.config
+        if c.perception_data and c.perception_weight > 0 and self._perception_trained():
+            from rllib_nsrl.systems.insight.data import load_split
+
+            obs, objects = load_split(c.perception_data, "train")
+            self._frames = torch.from_numpy(obs).to(self.device)
+            self._objects = torch.from_numpy(objects).to(self.device)
+            self._slot_weights = slot_weights(self._objects[..., 0]).to(self.device)
+            seed = (c.seed or 0) * 1000 + (self._learner_index or 0)
+            self._rng = torch.Generator(device="cpu").manual_seed(seed)
+
+    def _perception_trained(self) -> bool:
+        module = next(iter(self.module.values())).unwrapped()
+        return module.perception.heads is not None and not module.freeze_perception
+
+    @override(PPOTorchLearner)
+    def configure_optimizers_for_module(self, module_id, config=None) -> None:
+        """Adam (ε from the config) over the parameters that train (a frozen perception is left out)."""
+        params = [p for p in self.get_parameters(self.module[module_id]) if p.requires_grad]
+        self.register_optimizer(
+            module_id=module_id,
+            optimizer=torch.optim.Adam(params, eps=self.config.adam_eps),
+            params=params,
+            lr_or_lr_schedule=config.lr,
+        )
+
+    @override(Learner)
+    def before_gradient_based_update(self, *, timesteps: dict) -> None:
+        super().before_gradient_based_update(timesteps=timesteps)
+        c = self.config
+        done_before = max(0, int(timesteps.get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0)) - c.train_batch_size_per_learner)
+        self._l_half_weight = c.reg_weight * min(1.0, done_before / max(1, c.total_steps))
+
+    def _phase(self) -> bool:
+        """Whether this minibatch gets the INSIGHT terms: the last PPO epoch, or every one."""
+        return bool(self.config.guidance_every_epoch) or self.ppo_epoch >= self.ppo_num_epochs - 1
+
+    @override(PPOTorchLearner)
+    def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
+        total = super().compute_loss_for_module(module_id=module_id, config=config, batch=batch, fwd_out=fwd_out)
+        module = self.module[module_id].unwrapped()
+        if not module.use_eql:
+            return total
+        c = self.config
+        on = 1.0 if self._phase() else 0.0
+        logged = {PHASE: on}
+        mask = batch.get(Columns.LOSS_MASK)
+        eql_logits = fwd_out[EQL_LOGITS]
+        if NEURAL_LOGITS in fwd_out:
+            target = fwd_out[NEURAL_LOGITS].detach().argmax(-1)
+            ce = F.cross_entropy(eql_logits, target, reduction="none")
+            agree = (eql_logits.detach().argmax(-1) == target).float()
+            if mask is not None:
+                ce, agree = ce[mask], agree[mask]
+            logged[GUIDANCE_LOSS] = ce.mean().detach()
+            logged[AGREEMENT] = agree.mean()
+            if c.guidance:
+                total = total + on * c.guidance_weight * ce.mean()
+        penalty = l_half_penalty(module.eql.regularized_parameters(), c.l_half_a)
+        total = total + on * self._l_half_weight * penalty
+        logged[L_HALF] = penalty.detach()
+        logged[L_HALF_WEIGHT] = self._l_half_weight
+        if on and self._frames is not None:
+            idx = torch.randint(len(self._frames), (c.perception_batch,), generator=self._rng)
+            idx = idx.to(self._frames.device)
+            pred = module.objects(module.features(self._frames[idx]))
+            terms = perception_loss(pred, self._objects[idx], self._slot_weights, size_weight=c.size_weight)
+            total = total + c.perception_weight * terms[PERCEPTION_LOSS]
+            logged.update({k: v.detach() for k, v in terms.items()})
+        for key, value in logged.items():
+            self.metrics.log_value((module_id, key), value, reduce="mean")
+        return total
