@@ -49,21 +49,21 @@ def epoch_counting_iterator(batch_iter, set_epoch) -> object:
     """Wrap the minibatch iterator `Learner._create_iterator_if_necessary` returned: before each
     minibatch, call `set_epoch(e)` with the PPO epoch (pass over the batch) it belongs to, 0-based.
 
-    The epoch is rows yielded so far // rows of the whole batch (one minibatch may straddle two epochs;
+    The epoch is rows yielded so far // rows of the whole batch (single-module batches) (one minibatch may straddle two epochs;
     it counts in the one it starts in). An iterator that is not a `MiniBatchCyclicIterator` (one pass, no
     minibatches) is epoch 0 throughout."""
     batch = getattr(batch_iter, "_batch", None)
     if batch is None:
         set_epoch(0)
         return batch_iter
-    total = max(1, batch.env_steps())
+    total = max(1, batch.agent_steps())  # rows (a minibatch's env_steps() is the whole batch's)
 
     def counting():
         seen = 0
         for minibatch in batch_iter:
             set_epoch(seen // total)
             yield minibatch
-            seen += minibatch.env_steps()
+            seen += minibatch.agent_steps()
 
     return counting()
 

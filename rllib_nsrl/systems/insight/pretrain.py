@@ -101,7 +101,7 @@ def pretrain(settings: PretrainSettings, data_folder: str, out_folder: str, log=
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         row = {"epoch": epoch, "train_loss": float(np.mean(losses)), **test()}
         history.append(row)
         if best is None or row["test_loss"] < best["test_loss"]:

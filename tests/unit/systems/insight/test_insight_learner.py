@@ -1,0 +1,154 @@
+"""INSIGHT's PPO learner built directly (no Ray cluster): loss composition, what each term trains, the
+last-epoch phase and the L½ ramp."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
+from ray.rllib.core.columns import Columns
+from ray.rllib.evaluation.postprocessing import Postprocessing
+from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
+from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
+
+from rllib_nsrl.experiments.spec import validate_spec
+from rllib_nsrl.systems.insight.kind import insight_config
+from rllib_nsrl.systems.insight.learner import AGREEMENT, GUIDANCE_LOSS, L_HALF, L_HALF_WEIGHT, PHASE
+
+MID = "default_policy"
+N = 24
+OBS_SPACE = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+SPACES = {MID: (OBS_SPACE, gym.spaces.Discrete(6))}
+
+
+def make_learner(condition, data=None, **insight):
+    spec = validate_spec({
+        "name": "t", "kind": "insight", "model": {"feature_dim": 32},
+        "ppo": {"num_envs": 2, "rollout_length": 12, "num_minibatches": 2, "num_epochs": 2, "total_steps": 96},
+        "insight": {"perception_batch": 8, **insight}, "evaluation": {"every": 1},
+    })  # fmt: skip
+    config = insight_config(spec, condition, 0, str(data) if data else None, None)
+    return config, config.build_learner(spaces=SPACES)
+
+
+@pytest.fixture(scope="module")
+def batch():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(N, 6, generator=g)
+    actions = torch.randint(6, (N,), generator=g)
+    return {
+        Columns.OBS: torch.randint(0, 256, (N, 4, 84, 84), generator=g, dtype=torch.uint8),
+        Columns.ACTIONS: actions,
+        Columns.ACTION_DIST_INPUTS: logits,
+        Columns.ACTION_LOGP: torch.log_softmax(logits, -1).gather(1, actions[:, None]).squeeze(1),
+        Postprocessing.ADVANTAGES: torch.randn(N, generator=g),
+        Postprocessing.VALUE_TARGETS: torch.randn(N, generator=g),
+    }
+
+
+def losses(config, learner, batch):
+    module = learner.module[MID]
+    fwd = module.forward_train(batch)
+    total = learner.compute_loss_for_module(module_id=MID, config=config, batch=batch, fwd_out=fwd)
+    plain = PPOTorchLearner.compute_loss_for_module(learner, module_id=MID, config=config, batch=batch, fwd_out=fwd)
+    return total, plain
+
+
+def logged(learner):
+    keys = (PHASE, L_HALF_WEIGHT, L_HALF, AGREEMENT, GUIDANCE_LOSS, "perception_loss")
+    return {k: float(learner.metrics.peek((MID, k))) for k in keys}
+
+
+def test_loss_is_the_ppo_loss_when_insight_weights_are_zero(batch, pong_data):
+    config, learner = make_learner("INSIGHT", pong_data, guidance_weight=0.0, reg_weight=0.0, perception_weight=0.0)
+    learner._l_half_weight = 0.0
+    total, plain = losses(config, learner, batch)
+    assert torch.equal(total, plain)
+
+
+def test_neural_ppo_loss_is_the_stock_ppo_loss(batch):
+    config, learner = make_learner("neural PPO")
+    total, plain = losses(config, learner, batch)
+    assert torch.equal(total, plain)
+    assert learner.module[MID].eql is None and learner.module[MID].perception.heads is None
+
+
+def test_insight_terms_are_added_and_logged(batch, pong_data):
+    config, learner = make_learner("INSIGHT", pong_data, reg_weight=1e-3)
+    learner.before_gradient_based_update(timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: 72})  # 48 steps before
+    total, plain = losses(config, learner, batch)  # ppo_epoch 0 of 1: the last epoch, terms on
+    out = logged(learner)
+    assert out[PHASE] == 1.0 and out[L_HALF_WEIGHT] == pytest.approx(1e-3 * 48 / 96)
+    assert 0.0 <= out[AGREEMENT] <= 1.0
+    expected = plain + out[GUIDANCE_LOSS] + out[L_HALF_WEIGHT] * out[L_HALF] + 2.0 * out["perception_loss"]
+    assert float(total) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_outside_the_last_epoch_only_ppo_counts_but_every_parameter_has_a_gradient(batch, pong_data):
+    config, learner = make_learner("INSIGHT", pong_data, reg_weight=1e-3)
+    learner.ppo_epoch, learner.ppo_num_epochs = 0, 2
+    learner._l_half_weight = 1e-3
+    total, plain = losses(config, learner, batch)
+    assert torch.equal(total, plain + 0.0 * (total - plain))  # same value
+    assert float(total) == pytest.approx(float(plain))
+    total.backward()
+    module = learner.module[MID]
+    assert all(p.grad is not None for p in module.parameters())
+
+
+def grads_of(learner, batch, config, part):
+    module = learner.module[MID]
+    module.zero_grad()
+    total, _ = losses(config, learner, batch)
+    total.backward()
+    return [p.grad for p in part.parameters()]
+
+
+def test_guidance_gradient_reaches_perception(batch, pong_data):
+    """The cross-entropy's gradient flows through the predicted coordinates into the encoder and heads."""
+    config, learner = make_learner("INSIGHT", None, reg_weight=0.0)  # no perception loss (no data)
+    module = learner.module[MID]
+    fwd = module.forward_train(batch)
+    target = fwd["neural_logits"].detach().argmax(-1)
+    ce = torch.nn.functional.cross_entropy(fwd["eql_logits"], target)
+    module.zero_grad()
+    ce.backward()
+    heads = module.perception.heads.weight.grad
+    encoder = module.perception.encoder[0].weight.grad
+    assert heads is not None and heads.abs().sum() > 0 and encoder.abs().sum() > 0
+    assert module.pi.weight.grad is None or module.pi.weight.grad.abs().sum() == 0  # the target is detached
+
+
+def test_fixed_perception_is_left_out_of_the_optimizer(pong_data):
+    _, learner = make_learner("fixed perception", pong_data)
+    module = learner.module[MID]
+    optimized = {id(p) for p in learner.get_optimizer(MID).param_groups[0]["params"]}
+    assert not any(id(p) in optimized for p in module.perception.parameters())
+    assert all(id(p) in optimized for p in [*module.eql.parameters(), *module.pi.parameters()])
+    assert learner.get_optimizer(MID).defaults["eps"] == 1e-5
+
+
+def test_without_neural_guidance_the_eql_actor_is_the_ppo_policy(batch, pong_data):
+    config, learner = make_learner("w/o NG", pong_data)
+    module = learner.module[MID]
+    assert module.pi is None
+    fwd = module.forward_train(batch)
+    assert torch.equal(fwd[Columns.ACTION_DIST_INPUTS], fwd["eql_logits"])
+
+
+def test_a_real_update_runs_the_terms_in_the_last_epoch_only(batch, pong_data):
+    """`Learner.update` with 2 epochs of 2 minibatches: the phase is on for exactly half the minibatches."""
+    config, learner = make_learner("INSIGHT", pong_data)
+    seen = []
+    original = learner._phase
+
+    def spy():
+        on = original()
+        seen.append((learner.ppo_epoch, on))
+        return on
+
+    learner._phase = spy
+    ma = MultiAgentBatch({MID: SampleBatch({k: v.numpy() for k, v in batch.items()})}, env_steps=N)
+    learner.update(batch=ma, timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: N}, num_epochs=2, minibatch_size=12,
+                   shuffle_batch_per_epoch=True)  # fmt: skip
+    assert seen == [(0, False), (0, False), (1, True), (1, True)]
