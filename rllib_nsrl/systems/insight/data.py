@@ -55,6 +55,10 @@ class DataSettings:
         d = spec["data"]
         return cls(spec["env"]["game"], d["train_frames"], d["test_frames"], d["shards"], d["every"], d["seed"])
 
+    def folder(self, root: str | Path) -> Path:
+        """Where the dataset lives under `root`."""
+        return Path(root).resolve() / self.key
+
     @property
     def key(self) -> str:
         """Folder name of the dataset."""

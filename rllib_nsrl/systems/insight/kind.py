@@ -111,7 +111,16 @@ def check(spec: dict) -> None:
         import ale_py  # noqa: F401
         import cv2  # noqa: F401
     except ImportError:
-        raise SpecError("kind: insight needs the Atari extra: pip install -e '.[insight]'") from None
+        raise SpecError("kind: insight needs the Atari extra (ale-py, opencv): pip install -e '.[insight]'") from None
+    from rllib_nsrl.systems.insight.data import DataSettings, read_manifest
+
+    needs_data = any(CONDITIONS[c].perception_heads for c in spec["conditions"])
+    folder = DataSettings.from_spec(spec).folder(spec["data"]["dir"])
+    if needs_data and not spec["data"]["collect"] and read_manifest(folder) is None:
+        raise SpecError(
+            f"data.dir: no perception dataset {folder} (data.collect is false); make it with "
+            "`nsrl collect` on this spec, or set data.collect: true"
+        )
 
 
 def report(trials, spec, out):

@@ -38,6 +38,7 @@ class DataSpec(SpecModel):
     shards: int = spec_field(4, "parallel Ray tasks; each plays its own seeded games", ge=1)
     every: int = spec_field(4, "keep every k-th step (consecutive frames are near-duplicates)", ge=1)
     seed: int = spec_field(0, "seed of the collection", ge=0, le=2**31 - 1)
+    collect: bool = spec_field(True, "collect the dataset when missing (false: stop, naming `nsrl collect`)")
 
 
 class PretrainSpec(SpecModel):

@@ -17,6 +17,7 @@ from rllib_nsrl.cli import main
 
 BASE = {"name": "t", "kind": "symdqn", "conditions": ["DuelDQN"]}
 ILP = {"name": "i", "kind": "ilp_lifelong", "domain": "graph"}
+INSIGHT = {"name": "a", "kind": "insight", "evaluation": {"every": 1}}
 
 
 def with_(base, **over):
@@ -70,6 +71,30 @@ CASES = [
         with_(ILP, domain="arithmetic", model__kb_channels=[8, 8, 8], model__head_channels=[8, 8, 8]),
         "model: arithmetic needs predicates of arity 3",
     ),
+    (
+        "unknown Atari game",
+        with_(INSIGHT, env__game="Breakout"),
+        "env.game: unknown value 'Breakout'; valid: Pong, Freeway, Boxing",
+    ),
+    ("Atari game case", with_(INSIGHT, env__game="pong"), "env.game: unknown value 'pong' (did you mean 'Pong'?)"),
+    ("unknown INSIGHT condition", with_(INSIGHT, conditions=["w/o guidance"]), "conditions[0]: unknown value"),
+    (
+        "minibatches do not divide",
+        with_(INSIGHT, ppo__num_minibatches=3),
+        "ppo.num_minibatches: 3 must divide num_envs × rollout_length (1024)",
+    ),
+    (
+        "evaluation never happens",
+        with_(INSIGHT, evaluation__every=100_000),
+        "evaluation.every: 100000 is more than the run's 9765 iterations",
+    ),
+    (
+        "missing dataset, no collection",
+        with_(INSIGHT, data__collect=False, data__dir="/nonexistent/insight"),
+        "data.dir: no perception dataset /nonexistent/insight/pong_train10000_test1000_every4_random_seed0_shards4 "
+        "(data.collect is false); make it with `nsrl collect` on this spec",
+    ),
+    ("L½ threshold zero", with_(INSIGHT, insight__l_half_a=0), "insight.l_half_a: must be > 0"),
 ]
 
 
@@ -300,3 +325,19 @@ def test_storage_uri_that_cannot_be_opened(tmp_path, capsys, repo_path):
     code, err = run_cli(["run", spec, "--storage", "nosuchfs://bucket/runs"], capsys)
     assert code == 2 and len(err.splitlines()) == 1
     assert "--storage: cannot open 'nosuchfs://bucket/runs'" in err
+
+
+def test_insight_without_the_atari_extra_names_the_pip_install(tmp_path):
+    """ale-py hidden from a fresh interpreter: one line naming the extra, exit 2."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(INSIGHT))
+    code = (
+        "import sys; sys.modules['ale_py'] = None\n"
+        "from rllib_nsrl.cli import main\n"
+        f"sys.exit(main(['validate', {str(path)!r}]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.endswith("kind: insight needs the Atari extra (ale-py, opencv): pip install -e '.[insight]'")
