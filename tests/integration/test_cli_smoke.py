@@ -64,8 +64,10 @@ def test_ilp_graph_smoke_run_and_analysis(ray_session, repo_path, tmp_path):
     assert (run_dir / "analysis" / "ilp_report.md").exists()
 
 
-# Specs with a dedicated smoke test above or in test_blocksworld_smoke.py; every other spec runs below.
-DEDICATED = {"quickstart", "symdqn_ablation", "ilp_lifelong_graph", "blocksworld_lifelong"}
+# Specs with a dedicated smoke test above or in test_blocksworld_smoke.py / test_insight_smoke.py; every
+# other spec runs below.
+DEDICATED = {"quickstart", "symdqn_ablation", "ilp_lifelong_graph", "blocksworld_lifelong", "insight_pong",
+             "insight_freeway"}  # fmt: skip
 OTHERS = sorted(
     p.stem for p in (Path(__file__).parents[2] / "tune_configs").glob("*.yaml") if p.stem not in DEDICATED
 )

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from rllib_nsrl.analysis.tables import markdown, summarise  # noqa: E402
+from rllib_nsrl.systems.insight.conditions import CONDITIONS  # noqa: E402
 
 PREFIX = "insight/"
 STEPS = "num_env_steps_sampled_lifetime"
@@ -47,7 +48,9 @@ def write_insight_report(trials, spec: dict, out: Path) -> list[Path]:
     long.to_csv(written[0], index=False)
     if long.empty:
         return written
-    last = long.sort_values("iteration").groupby(["condition", "seed"], sort=False).tail(1)
+    order = {c: i for i, c in enumerate(CONDITIONS)}
+    long = long.sort_values(["condition", "seed", "iteration"], key=lambda c: c.map(order) if c.name == "condition" else c)
+    last = long.groupby(["condition", "seed"], sort=False).tail(1)
     values = [v for v in MAIN if v in last and last[v].notna().any()]
     table = summarise(last.to_dict("records"), ["condition"], values)
     table.to_csv(out / "summary.csv", index=False)

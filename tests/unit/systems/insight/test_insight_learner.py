@@ -21,13 +21,14 @@ OBS_SPACE = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
 SPACES = {MID: (OBS_SPACE, gym.spaces.Discrete(6))}
 
 
-def make_learner(condition, data=None, **insight):
+def make_learner(condition, data=None, ppo=None, weights=None, feature_dim=32, **insight):
     spec = validate_spec({
-        "name": "t", "kind": "insight", "model": {"feature_dim": 32},
-        "ppo": {"num_envs": 2, "rollout_length": 12, "num_minibatches": 2, "num_epochs": 2, "total_steps": 96},
+        "name": "t", "kind": "insight", "model": {"feature_dim": feature_dim},
+        "ppo": {"num_envs": 2, "rollout_length": 12, "num_minibatches": 2, "num_epochs": 2, "total_steps": 96,
+                **(ppo or {})},
         "insight": {"perception_batch": 8, **insight}, "evaluation": {"every": 1},
     })  # fmt: skip
-    config = insight_config(spec, condition, 0, str(data) if data else None, None)
+    config = insight_config(spec, condition, 0, str(data) if data else None, weights)
     return config, config.build_learner(spaces=SPACES)
 
 
@@ -152,3 +153,52 @@ def test_a_real_update_runs_the_terms_in_the_last_epoch_only(batch, pong_data):
     learner.update(batch=ma, timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: N}, num_epochs=2, minibatch_size=12,
                    shuffle_batch_per_epoch=True)  # fmt: skip
     assert seen == [(0, False), (0, False), (1, True), (1, True)]
+
+
+def test_guidance_raises_the_eql_actors_agreement_with_the_neural_actor(pong_data, pong_pretrained):
+    """A small learning check on real Pong frames: guided updates make the EQL actor copy the neural one."""
+    from rllib_nsrl.systems.insight.data import load_split
+
+    # perception frozen and no entropy bonus: the neural actor stays fixed, only guidance trains the EQL
+    settings, folder = pong_pretrained
+    config, learner = make_learner(
+        "fixed perception", pong_data, ppo={"entropy": 0.0, "lr": 1e-3, "anneal_lr": False},
+        weights=str(folder / "perception.pt"), feature_dim=settings.feature_dim,
+        guidance_every_epoch=True, perception_weight=0.0,
+    )  # fmt: skip
+    obs, _ = load_split(pong_data, "train")
+    module = learner.module[MID]
+    g = torch.Generator().manual_seed(1)
+    frames = torch.from_numpy(obs[:48])
+    with torch.no_grad():  # a ball-tracking neural actor: UP/DOWN by the sign of y_ball - y_player (newest frame)
+        heads, F = module.perception.heads, 4
+        row = lambda slot, k: (slot * F + F - 1) * 5 + k  # noqa: E731  (slot, newest frame, feature k)
+        diff_w = heads.weight[row(1, 2)] - heads.weight[row(0, 2)]
+        diff_b = heads.bias[row(1, 2)] - heads.bias[row(0, 2)]
+        module.pi.weight.zero_()
+        module.pi.bias.zero_()
+        module.pi.weight[2], module.pi.bias[2] = -20 * diff_w, -20 * diff_b  # RIGHT = up: ball above
+        module.pi.weight[3], module.pi.bias[3] = 20 * diff_w, 20 * diff_b  # LEFT = down: ball below
+
+    def agreement():
+        with torch.no_grad():
+            f = module.features(frames)
+            return float((module.eql_logits(module.objects(f)).argmax(-1) == module.neural_logits(f).argmax(-1)).float().mean())
+
+    with torch.no_grad():
+        logits = module.neural_logits(module.features(frames))
+    actions = logits.argmax(-1)
+    data = {
+        Columns.OBS: frames.numpy(),
+        Columns.ACTIONS: actions.numpy(),
+        Columns.ACTION_DIST_INPUTS: logits.numpy(),
+        Columns.ACTION_LOGP: torch.log_softmax(logits, -1).gather(1, actions[:, None]).squeeze(1).numpy(),
+        Postprocessing.ADVANTAGES: np.zeros(48, np.float32),
+        Postprocessing.VALUE_TARGETS: np.zeros(48, np.float32),
+    }
+    before = agreement()
+    for _ in range(60):
+        ma = MultiAgentBatch({MID: SampleBatch(dict(data))}, env_steps=48)
+        learner.update(batch=ma, timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: 48}, num_epochs=1, minibatch_size=48)
+    after = agreement()
+    assert after >= 0.8 and after > before + 0.2, (before, after)

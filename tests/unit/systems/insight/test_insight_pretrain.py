@@ -17,10 +17,8 @@ from rllib_nsrl.systems.insight.pretrain import (
 
 
 @pytest.fixture(scope="module")
-def pretrained(pong_data):
-    settings = PretrainSettings(epochs=12, batch_size=16, feature_dim=64, seed=0)
-    ensure_pretrained(pong_data, [settings], log=lambda _: None)
-    return settings, pretrain_folder(pong_data, settings)
+def pretrained(pong_pretrained):
+    return pong_pretrained
 
 
 def test_pretraining_brings_the_coordinate_error_well_below_an_untrained_network(pretrained):
