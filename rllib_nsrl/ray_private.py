@@ -49,9 +49,9 @@ def epoch_counting_iterator(batch_iter, set_epoch) -> object:
     """Wrap the minibatch iterator `Learner._create_iterator_if_necessary` returned: before each
     minibatch, call `set_epoch(e)` with the PPO epoch (pass over the batch) it belongs to, 0-based.
 
-    The epoch is rows yielded so far // rows of the whole batch (single-module batches) (one minibatch may straddle two epochs;
-    it counts in the one it starts in). An iterator that is not a `MiniBatchCyclicIterator` (one pass, no
-    minibatches) is epoch 0 throughout."""
+    The epoch is rows yielded so far // rows of the whole batch (single-module batches); a minibatch
+    that straddles two epochs counts in the one it starts in. An iterator that is not a
+    `MiniBatchCyclicIterator` (one pass, no minibatches) is epoch 0 throughout."""
     batch = getattr(batch_iter, "_batch", None)
     if batch is None:
         set_epoch(0)

@@ -30,7 +30,7 @@ ENV_CREATORS = {
 
 
 def register_gym_envs() -> None:
-    """Register the Gymnasium ids `rllib_nsrl/{ShapesGrid,BlocksWorld,StrictMask,AtariObjects}-v0` (idempotent)."""
+    """Register the ids `rllib_nsrl/{ShapesGrid,BlocksWorld,StrictMask,AtariObjects}-v0` (idempotent)."""
     if SHAPES_GRID_ID not in gym.registry:
         gym.register(
             SHAPES_GRID_ID, entry_point="rllib_nsrl.envs.shapes_grid:ShapesGridEnv", kwargs={"config": None}

@@ -55,6 +55,7 @@ class SymbolicLayer(nn.Module):
         self.linear = nn.Linear(in_dim, self.n_unary + 2 * self.n_binary)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, in_dim] → [B, out_dim], columns in `PRIMITIVES` order."""
         g = self.linear(x)
         square, cube, const, ident = g[:, : self.n_unary].split([self.widths[n] for n in UNARY], dim=1)
         pairs = g[:, self.n_unary :].unflatten(1, (self.n_binary, 2))
@@ -105,12 +106,13 @@ class EQLActor(nn.Module):
         self.inverse_temperature = float(inverse_temperature)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, in_dim] → logits [B, num_actions]."""
         for layer in self.layers:
             x = layer(x)
         return self.inverse_temperature * self.out(x)
 
     def regularized_parameters(self) -> list[torch.Tensor]:
-        """Every weight matrix and bias of the actor: what the L½ penalty sparsifies (Luo et al., ICML 2024)."""
+        """Every weight matrix and bias of the actor: what the L½ penalty sparsifies (Luo et al. 2024)."""
         linears = [layer.linear for layer in self.layers] + [self.out]
         return [p for lin in linears for p in (lin.weight, lin.bias)]
 

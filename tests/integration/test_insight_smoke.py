@@ -24,7 +24,9 @@ def smoke(repo_path, tmp_path, monkeypatch, name):
     return spec, tmp_path / "runs" / "smoke"
 
 
-def test_insight_pong_smoke_trains_perception_neural_and_eql_actors(ray_session, repo_path, tmp_path, monkeypatch):
+def test_insight_pong_smoke_trains_perception_neural_and_eql_actors(
+    ray_session, repo_path, tmp_path, monkeypatch
+):
     spec, run_dir = smoke(repo_path, tmp_path, monkeypatch, "insight_pong.yaml")
     (data_dir,) = (tmp_path / spec["data"]["dir"]).iterdir()
     manifest = json.loads((data_dir / "manifest.json").read_text())
@@ -40,17 +42,24 @@ def test_insight_pong_smoke_trains_perception_neural_and_eql_actors(ray_session,
     evals = list(range(spec["evaluation"]["every"], iterations(spec) + 1, spec["evaluation"]["every"]))
     for condition, frame in trials.items():
         assert frame["training_iteration"].tolist() == list(range(1, iterations(spec) + 1))
-        scored = frame.dropna(subset=["insight/eql_return" if condition == "w/o NG" else "insight/neural_return"])
+        scored = frame.dropna(
+            subset=["insight/eql_return" if condition == "w/o NG" else "insight/neural_return"]
+        )
         assert scored["training_iteration"].tolist() == evals
         assert scored.filter(like="_return").stack().between(-21, 21).all()
     for condition in ("INSIGHT", "fixed perception", "w/o pretrain"):
         frame = trials[condition]
         assert frame[MID + "guidance_loss"].notna().all() and frame[MID + "l_half_penalty"].gt(0).all()
         assert frame["insight/eql_agreement"].dropna().between(0, 1).all()
-    assert MID + "guidance_loss" not in trials["neural PPO"] and "insight/eql_return" not in trials["neural PPO"]
+    assert (
+        MID + "guidance_loss" not in trials["neural PPO"] and "insight/eql_return" not in trials["neural PPO"]
+    )
     assert "insight/neural_return" not in trials["w/o NG"]
     # perception: refined by the perception loss in INSIGHT, untouched when fixed
-    mae = {c: trials[c]["insight/mae_px"].dropna().tolist() for c in ("INSIGHT", "fixed perception", "w/o pretrain")}
+    mae = {
+        c: trials[c]["insight/mae_px"].dropna().tolist()
+        for c in ("INSIGHT", "fixed perception", "w/o pretrain")
+    }
     assert len(set(mae["fixed perception"])) == 1 and len(set(mae["INSIGHT"])) == len(evals)
     assert mae["fixed perception"][0] == pytest.approx(metrics["best"]["mae_px"], rel=1e-4)
     assert trials["INSIGHT"][MID + "perception_loss"].notna().all()
@@ -62,7 +71,9 @@ def test_insight_pong_smoke_trains_perception_neural_and_eql_actors(ray_session,
     assert summary["condition"].tolist() == spec["conditions"]  # in the order of the ablation
     assert (run_dir / "analysis" / "returns.png").stat().st_size > 1000
     assert main(["analyze", str(run_dir), "--out", str(tmp_path / "again")]) == 0
-    assert (tmp_path / "again" / "curves.csv").read_text() == (run_dir / "analysis" / "curves.csv").read_text()
+    assert (tmp_path / "again" / "curves.csv").read_text() == (
+        run_dir / "analysis" / "curves.csv"
+    ).read_text()
 
 
 def test_insight_freeway_smoke_has_eleven_object_slots(ray_session, repo_path, tmp_path, monkeypatch):

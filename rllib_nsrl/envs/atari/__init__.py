@@ -1,4 +1,4 @@
-"""Atari with an object teacher for INSIGHT (Luo et al., ICML 2024): `AtariObjectsEnv` and the per-game object slots.
+"""Atari with an object teacher for INSIGHT (Luo et al., ICML 2024): `AtariObjectsEnv`, per-game object slots.
 
 Importing this package needs neither ale-py nor opencv (the optional ``insight`` extra); building an env does.
 """

@@ -1,4 +1,4 @@
-"""AtariObjectsEnv: the Atari pipeline of INSIGHT (Luo et al., ICML 2024) with the object teacher in every `info`.
+"""AtariObjectsEnv: INSIGHT's Atari pipeline (Luo et al., ICML 2024), the object teacher in every `info`.
 
 One ALE game without frame skip (``<Game>NoFrameskip-v4``: no sticky actions, minimal action set,
 108 000 frames per episode), then the reference's wrappers folded into one class so that frames and
@@ -105,6 +105,7 @@ class AtariObjectsEnv(gym.Env):
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """New game (or, after a lost life with episodic life, the same game going on)."""
         super().reset(seed=seed)
         if seed is None and self._life_lost:
             # episodic life: the game goes on after a lost life; one no-op step, as the reference does
@@ -125,6 +126,7 @@ class AtariObjectsEnv(gym.Env):
         return self._frames.copy(), self._info(0.0)
 
     def step(self, action):
+        """Repeat `action` for frame_skip frames; reward clipped if configured, raw in info."""
         action = int(action)
         if not 0 <= action < len(self._actions):
             raise ValueError(f"AtariObjectsEnv: action must be in 0..{len(self._actions) - 1}, got {action}")
@@ -142,11 +144,13 @@ class AtariObjectsEnv(gym.Env):
         return self._frames.copy(), reward, game_over or self._life_lost, truncated, self._info(raw)
 
     def render(self):
+        """The RGB screen with render_mode 'rgb_array', else None."""
         if self.render_mode == "rgb_array":
             return self.ale.getScreenRGB()
         return None
 
     def close(self):
+        """Close the emulator."""
         self._atari.close()
 
     # ------------------------------------------------------------------ helpers

@@ -1,7 +1,7 @@
 """`InsightPPO`: RLlib's PPO with INSIGHT's evaluation every `eval_every` iterations.
 
-Each evaluation adds `result["insight"]`: full-game scores of the neural actor (greedy... sampled, as
-it acts in training) and of the EQL actor (sampled, the paper's reference, and greedy), coordinate MAE
+Each evaluation adds `result["insight"]`: full-game scores of the neural actor (sampled, as it acts in
+training) and of the EQL actor (sampled, the paper's reference, and greedy), coordinate MAE
 of perception in pixels on the dataset's test split (per slot), and the EQL/neural argmax agreement
 there. RLlib's own evaluation stays off: its episode metrics count lives, not games.
 """
@@ -65,8 +65,13 @@ class InsightPPO(PPO):
         game = c.env_config.get("game", "Pong")
         module = self._module()
         seed = derive_seed(c.seed or 0, self.iteration + 1)
-        common = {"episodes": c.eval_episodes, "seed": seed, "max_episode_frames": c.eval_max_episode_frames,
-                  "fire_reset": c.env_config.get("fire_reset", True)}  # fmt: skip
+        common = {
+            "episodes": c.eval_episodes,
+            "seed": seed,
+            "max_episode_frames": c.eval_max_episode_frames,
+            "fire_reset": c.env_config.get("fire_reset", True),
+            "noop_max": c.env_config.get("noop_max", 30),
+        }
         runs = {}
         if module.pi is not None:
             runs["neural"] = play(module, game, actor="neural", greedy=False, **common)

@@ -2,7 +2,8 @@
 
 `InsightPPOConfig()` is the paper's Atari setup on Pong (docs/systems/insight.md): 8 envs × 128 steps,
 4 epochs of 4 minibatches, clip 0.1, entropy 0.01, value 0.5, grad-norm 0.5, γ 0.99, λ 0.95, Adam
-2.5e-4 (ε 1e-5) annealed to 0; the INSIGHT module and learner of the chosen `condition`.
+2.5e-4 (ε 1e-5) annealed to 0 over 10 M steps (for another length pass `training(lr=[[0, 2.5e-4], [T, 0.0]])`
+and `insight(total_steps=T)`); the INSIGHT module and learner of the chosen `condition`.
 
     config = (InsightPPOConfig().environment(env_config={"game": "Pong"})
               .insight(condition="INSIGHT", perception_data="runs/datasets/insight/pong_...")
@@ -35,6 +36,7 @@ INSIGHT_KEYS = (
     "total_steps",
     "adam_eps",
     "size_weight",
+    "focal_gamma",
     "eval_every",
     "eval_episodes",
     "eval_max_episode_frames",
@@ -60,7 +62,7 @@ class InsightPPOConfig(PPOConfig):
         self.perception_data = None
         self.total_steps = ppo.total_steps
         self.adam_eps = ppo.adam_eps
-        self.size_weight = PretrainSpec().size_weight
+        self.size_weight, self.focal_gamma = PretrainSpec().size_weight, PretrainSpec().focal_gamma
         self.eval_every, self.eval_episodes = ev.every, ev.episodes
         self.eval_max_episode_frames, self.eval_eql_greedy = ev.max_episode_frames, ev.eql_greedy
         self.min_time_s_per_iteration = 0
@@ -74,7 +76,7 @@ class InsightPPOConfig(PPOConfig):
         )
         batch = ppo.num_envs * ppo.rollout_length
         self.training(
-            lr=ppo.lr,
+            lr=[[0, ppo.lr], [ppo.total_steps, 0.0]],  # annealed linearly to 0 over the paper's 10 M steps
             gamma=ppo.gamma,
             lambda_=ppo.gae_lambda,
             train_batch_size_per_learner=batch,
@@ -94,10 +96,13 @@ class InsightPPOConfig(PPOConfig):
         """Set INSIGHT settings: `condition` (one of `conditions.CONDITIONS`), the loss terms and sizes of
         `spec.InsightLossSpec`/`spec.ModelSpec`, `perception_weights` (pre-trained state dict file),
         `perception_data` (dataset folder), `total_steps` (the L½ ramp's length), `adam_eps`,
-        `size_weight`, `eval_every`/`eval_episodes`/`eval_max_episode_frames`/`eval_eql_greedy`."""
+        `size_weight`/`focal_gamma` (perception loss), and `eval_every`, `eval_episodes`,
+        `eval_max_episode_frames`, `eval_eql_greedy` (evaluation)."""
         unknown = sorted(set(settings) - set(INSIGHT_KEYS))
         if unknown:
-            raise ValueError(f"InsightPPOConfig.insight: unknown setting(s) {unknown}; known: {sorted(INSIGHT_KEYS)}")
+            raise ValueError(
+                f"InsightPPOConfig.insight: unknown setting(s) {unknown}; known: {sorted(INSIGHT_KEYS)}"
+            )
         for key, value in settings.items():
             if value is not NotProvided:
                 setattr(self, key, value)
@@ -152,6 +157,9 @@ class InsightPPOConfig(PPOConfig):
         if weights:  # a Tune grid over seeds shares one path with the seed left as "{seed}"
             weights = str(weights).replace("{seed}", str(self.seed))
         settings = insight_model_config(
-            {"model": model, "insight": loss}, CONDITIONS[self.condition], len(OBJECT_SLOTS.get(game, ())), weights
+            {"model": model, "insight": loss},
+            CONDITIONS[self.condition],
+            len(OBJECT_SLOTS.get(game, ())),
+            weights,
         )
         return super()._model_config_auto_includes | settings

@@ -53,7 +53,9 @@ class DataSettings:
     def from_spec(cls, spec: dict) -> DataSettings:
         """Settings of a validated `kind: insight` spec (its ``env.game`` and ``data``)."""
         d = spec["data"]
-        return cls(spec["env"]["game"], d["train_frames"], d["test_frames"], d["shards"], d["every"], d["seed"])
+        return cls(
+            spec["env"]["game"], d["train_frames"], d["test_frames"], d["shards"], d["every"], d["seed"]
+        )
 
     def folder(self, root: str | Path) -> Path:
         """Where the dataset lives under `root`."""
@@ -70,8 +72,10 @@ class DataSettings:
     def jobs(self) -> list[tuple[str, int, int]]:
         """(split, shard, frames) of every shard; the test split uses max(1, shards // 4) shards."""
         out = []
-        for split, total, n in (("train", self.train_frames, self.shards), ("test", self.test_frames,
-                                                                            max(1, self.shards // 4))):
+        for split, total, n in (
+            ("train", self.train_frames, self.shards),
+            ("test", self.test_frames, max(1, self.shards // 4)),
+        ):
             base, extra = divmod(total, n)
             out += [(split, s, base + (s < extra)) for s in range(n) if base + (s < extra) > 0]
         return out
@@ -82,7 +86,7 @@ def _log(text: str) -> None:
 
 
 def collect_shard(settings: DataSettings, split: str, shard: int, size: int, out_file: str) -> dict:
-    """Play seeded random games, keep ``size`` frames (every ``every``-th step), write them to ``out_file``."""
+    """Play seeded random games, keep ``size`` frames (every ``every``-th step), write ``out_file``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     from ray.data.extensions import ArrowTensorArray
@@ -149,7 +153,10 @@ def collect(settings: DataSettings, root: str | Path, *, log=_log) -> Path:
     start = time.perf_counter()
 
     def progress(done: int) -> None:
-        log(f"nsrl: collect {settings.game} {done}/{len(jobs)} shards done ({time.perf_counter() - start:.0f}s)")
+        log(
+            f"nsrl: collect {settings.game} {done}/{len(jobs)} shards done "
+            f"({time.perf_counter() - start:.0f}s)"
+        )
 
     import ray
 

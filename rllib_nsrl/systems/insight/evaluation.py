@@ -70,19 +70,21 @@ def perception_metrics(module, obs: np.ndarray, objects: np.ndarray, slots, batc
     """On labelled frames (obs uint8 [N, F, H, W], objects [N, S, F, 5]): coordinate MAE in screen pixels
     per slot and overall (objects that exist in the label, all frames of each stack; x in 160, y in 210
     pixels), existence accuracy, and — with an EQL and a neural actor — their argmax agreement."""
+    if module.perception.heads is None:
+        return {}
+    was_training = module.training
     module.eval()
     preds, eql_a, nn_a = [], [], []
-    for start in range(0, len(obs), batch):
-        x = torch.from_numpy(obs[start : start + batch])
-        features = module.features(x)
-        if module.perception.heads is None:
-            return {}
-        pred = module.objects(features)
-        preds.append(pred)
-        if module.use_eql and module.pi is not None:
-            eql_a.append(module.eql_logits(pred).argmax(-1))
-            nn_a.append(module.neural_logits(features).argmax(-1))
-    module.train()
+    try:
+        for start in range(0, len(obs), batch):
+            features = module.features(torch.from_numpy(obs[start : start + batch]))
+            pred = module.objects(features)
+            preds.append(pred)
+            if module.use_eql and module.pi is not None:
+                eql_a.append(module.eql_logits(pred).argmax(-1))
+                nn_a.append(module.neural_logits(features).argmax(-1))
+    finally:
+        module.train(was_training)
     pred = torch.cat(preds).numpy()
     exists = objects[..., 0] > 0.5
     err = np.abs(pred[..., 1:3] - objects[..., 1:3]) * np.array([SCREEN_W, SCREEN_H])

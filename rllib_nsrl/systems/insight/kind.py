@@ -58,6 +58,7 @@ def insight_config(spec: dict, condition, seed, perception_data: str | None, per
             total_steps=ppo["total_steps"],
             adam_eps=ppo["adam_eps"],
             size_weight=spec["pretrain"]["size_weight"],
+            focal_gamma=spec["pretrain"]["focal_gamma"],
             eval_every=ev["every"],
             eval_episodes=ev["episodes"],
             eval_max_episode_frames=ev["max_episode_frames"],
@@ -83,7 +84,9 @@ def plan(spec: dict) -> Plan:
     if any(c.pretrain for c in conditions):
         ensure_pretrained(data, [PretrainSettings.from_spec(spec, s) for s in spec["seeds"]])
         weights = weights_template(data, PretrainSettings.from_spec(spec, 0))
-    config = insight_config(spec, tune.grid_search(spec["conditions"]), tune.grid_search(spec["seeds"]), data, weights)
+    config = insight_config(
+        spec, tune.grid_search(spec["conditions"]), tune.grid_search(spec["seeds"]), data, weights
+    )
     return Plan(
         InsightPPO,
         config,
@@ -111,7 +114,9 @@ def check(spec: dict) -> None:
         import ale_py  # noqa: F401
         import cv2  # noqa: F401
     except ImportError:
-        raise SpecError("kind: insight needs the Atari extra (ale-py, opencv): pip install -e '.[insight]'") from None
+        raise SpecError(
+            "kind: insight needs the Atari extra (ale-py, opencv): pip install -e '.[insight]'"
+        ) from None
     from rllib_nsrl.systems.insight.data import DataSettings, read_manifest
 
     needs_data = any(CONDITIONS[c].perception_heads for c in spec["conditions"])
@@ -140,7 +145,10 @@ def collect(spec: dict, out_dir: str | None, address: str | None) -> int:
     manifest = read_manifest(folder)
     for split, entry in manifest["splits"].items():
         seen = ", ".join(f"{k} {v:.0%}" for k, v in entry["exists_frequency"].items())
-        print(f"nsrl: {split}: {entry['frames']} frames from {entry['games_started']} games; objects seen: {seen}")
+        print(
+            f"nsrl: {split}: {entry['frames']} frames from {entry['games_started']} games; "
+            f"objects seen: {seen}"
+        )
     return 0
 
 

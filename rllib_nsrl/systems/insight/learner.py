@@ -1,4 +1,4 @@
-"""`InsightPPOLearner`: RLlib's PPO loss plus INSIGHT's terms (Luo et al., ICML 2024; docs/systems/insight.md).
+"""`InsightPPOLearner`: RLlib's PPO loss plus INSIGHT's terms (Luo et al. 2024; docs/systems/insight.md).
 
 Per minibatch, in the last PPO epoch of each update (every epoch with `guidance_every_epoch`):
 
@@ -7,6 +7,7 @@ Per minibatch, in the last PPO epoch of each update (every epoch with `guidance_
     + λ_t · Σ √|w| over the EQL's weights and biases (smoothed below `l_half_a`), where λ_t ramps
           linearly from 0 to `reg_weight` over `total_steps`
     + perception_weight · perception loss on `perception_batch` frames of the pre-training dataset
+          (the pre-training loss, with its focal γ and size weight)
 
 Outside those epochs the guidance and L½ terms are added with weight 0 (so every parameter keeps a
 gradient on every minibatch, as RLlib's optimizer step and DDP require) and the perception batch is not
@@ -75,7 +76,9 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
     def before_gradient_based_update(self, *, timesteps: dict) -> None:
         super().before_gradient_based_update(timesteps=timesteps)
         c = self.config
-        done_before = max(0, int(timesteps.get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0)) - c.train_batch_size_per_learner)
+        done_before = max(
+            0, int(timesteps.get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0)) - c.train_batch_size_per_learner
+        )
         self._l_half_weight = c.reg_weight * min(1.0, done_before / max(1, c.total_steps))
 
     def _phase(self) -> bool:
@@ -84,7 +87,9 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
 
     @override(PPOTorchLearner)
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
-        total = super().compute_loss_for_module(module_id=module_id, config=config, batch=batch, fwd_out=fwd_out)
+        total = super().compute_loss_for_module(
+            module_id=module_id, config=config, batch=batch, fwd_out=fwd_out
+        )
         module = self.module[module_id].unwrapped()
         if not module.use_eql:
             return total
@@ -111,7 +116,9 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
             idx = torch.randint(len(self._frames), (c.perception_batch,), generator=self._rng)
             idx = idx.to(self._frames.device)
             pred = module.objects(module.features(self._frames[idx]))
-            terms = perception_loss(pred, self._objects[idx], self._slot_weights, size_weight=c.size_weight)
+            terms = perception_loss(
+                pred, self._objects[idx], self._slot_weights, gamma=c.focal_gamma, size_weight=c.size_weight
+            )
             total = total + c.perception_weight * terms[PERCEPTION_LOSS]
             logged.update({k: v.detach() for k, v in terms.items()})
         for key, value in logged.items():

@@ -55,7 +55,9 @@ class InsightModule(TorchRLModule, ValueFunctionAPI):
         if self.policy == "eql" and not self.use_eql:
             raise ValueError("InsightModule: policy 'eql' needs eql=True")
         if self.use_eql and not c["perception_heads"]:
-            raise ValueError("InsightModule: the EQL actor reads the perception heads (perception_heads=True)")
+            raise ValueError(
+                "InsightModule: the EQL actor reads the perception heads (perception_heads=True)"
+            )
         self.explore_with = "eql" if c.get("eql_acts_in_training") and self.use_eql else self.policy
         self.perception = Perception(c["num_slots"], frames, size, c["feature_dim"])
         if c.get("perception_weights"):

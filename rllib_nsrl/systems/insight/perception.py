@@ -71,6 +71,7 @@ class Perception(nn.Module):
         return self.heads(features).unflatten(1, (self.num_slots, self.num_frames, 5))
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 frames [B, F, H, W] → objects [B, S, F, 5]."""
         return self.objects(self.features(frames))
 
 

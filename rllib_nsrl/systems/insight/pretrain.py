@@ -59,7 +59,12 @@ def pretrain(settings: PretrainSettings, data_folder: str, out_folder: str, log=
 
     from rllib_nsrl.systems.insight.data import load_split, read_manifest
     from rllib_nsrl.systems.insight.evaluation import SCREEN_H, SCREEN_W
-    from rllib_nsrl.systems.insight.perception import PERCEPTION_LOSS, Perception, perception_loss, slot_weights
+    from rllib_nsrl.systems.insight.perception import (
+        PERCEPTION_LOSS,
+        Perception,
+        perception_loss,
+        slot_weights,
+    )
 
     torch.manual_seed(settings.seed)
     manifest = read_manifest(data_folder)
@@ -72,7 +77,9 @@ def pretrain(settings: PretrainSettings, data_folder: str, out_folder: str, log=
     gen = torch.Generator().manual_seed(settings.seed)
 
     def loss_of(obs, obj):
-        return perception_loss(net(obs), obj, weights, gamma=settings.focal_gamma, size_weight=settings.size_weight)
+        return perception_loss(
+            net(obs), obj, weights, gamma=settings.focal_gamma, size_weight=settings.size_weight
+        )
 
     @torch.no_grad()
     def test() -> dict:
@@ -158,13 +165,18 @@ def ensure_pretrained(data_folder: str | Path, runs: list[PretrainSettings], log
     if not todo:
         return out
     start = time.perf_counter()
-    log(f"nsrl: pre-training perception for seeds {[s.seed for s, _, _ in todo]} ({todo[0][0].epochs} epochs)")
+    log(
+        f"nsrl: pre-training perception for seeds {[s.seed for s, _, _ in todo]} ({todo[0][0].epochs} epochs)"
+    )
     if ray.is_initialized():
         refs = [ray.remote(num_cpus=1)(pretrain).remote(*a) for a in todo]
         pending = list(refs)
         while pending:
             _, pending = ray.wait(pending, num_returns=1)
-            log(f"nsrl: pretrain {len(refs) - len(pending)}/{len(refs)} done ({time.perf_counter() - start:.0f}s)")
+            log(
+                f"nsrl: pretrain {len(refs) - len(pending)}/{len(refs)} done "
+                f"({time.perf_counter() - start:.0f}s)"
+            )
         results = ray.get(refs)
     else:
         results = [pretrain(*a, log=log) for a in todo]

@@ -37,7 +37,11 @@ def curves(trials) -> pd.DataFrame:
         f.insert(0, "seed", config.get("seed"))
         f.insert(0, "condition", config.get("condition"))
         rows.append(f)
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["condition", "seed", "iteration"])
+    return (
+        pd.concat(rows, ignore_index=True)
+        if rows
+        else pd.DataFrame(columns=["condition", "seed", "iteration"])
+    )
 
 
 def write_insight_report(trials, spec: dict, out: Path) -> list[Path]:
@@ -49,18 +53,25 @@ def write_insight_report(trials, spec: dict, out: Path) -> list[Path]:
     if long.empty:
         return written
     order = {c: i for i, c in enumerate(CONDITIONS)}
-    long = long.sort_values(["condition", "seed", "iteration"], key=lambda c: c.map(order) if c.name == "condition" else c)
+    long = long.sort_values(
+        ["condition", "seed", "iteration"], key=lambda c: c.map(order) if c.name == "condition" else c
+    )
     last = long.groupby(["condition", "seed"], sort=False).tail(1)
     values = [v for v in MAIN if v in last and last[v].notna().any()]
     table = summarise(last.to_dict("records"), ["condition"], values)
     table.to_csv(out / "summary.csv", index=False)
     game = (spec or {}).get("env", {}).get("game", "")
     (out / "summary.md").write_text(
-        f"# INSIGHT {game}: last evaluation of each trial (mean ± sd over seeds)\n\n" + markdown(table, 2) + "\n"
+        f"# INSIGHT {game}: last evaluation of each trial (mean ± sd over seeds)\n\n"
+        + markdown(table, 2)
+        + "\n"
     )
     written += [out / "summary.csv", out / "summary.md"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)
-    for ax, metric, title in ((axes[0], "neural_return", "neural actor"), (axes[1], "eql_return", "EQL actor")):
+    for ax, metric, title in (
+        (axes[0], "neural_return", "neural actor"),
+        (axes[1], "eql_return", "EQL actor"),
+    ):
         if metric not in long:
             continue
         for condition, group in long.groupby("condition", sort=False):

@@ -30,7 +30,7 @@ class EnvSpec(SpecModel):
 
 
 class DataSpec(SpecModel):
-    """The perception dataset: frames with the teacher's objects (`nsrl collect`; `systems/insight/data.py`)."""
+    """The perception dataset: frames with the teacher's objects (`nsrl collect`; `insight/data.py`)."""
 
     dir: str = spec_field("runs/datasets/insight", "dataset root; one sub-folder per data setting")
     train_frames: int = spec_field(10_000, "training frames", ge=1)

@@ -35,7 +35,10 @@ def test_test_games_are_not_training_games(pong_data):
     import pyarrow.parquet as pq
     import ray.data.extensions  # noqa: F401
 
-    ids = {split: set(pq.read_table(pong_data / split).column("game_id").to_pylist()) for split in ("train", "test")}
+    ids = {
+        split: set(pq.read_table(pong_data / split).column("game_id").to_pylist())
+        for split in ("train", "test")
+    }
     assert ids["train"].isdisjoint(ids["test"])
 
 

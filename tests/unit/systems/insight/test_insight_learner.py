@@ -51,7 +51,9 @@ def losses(config, learner, batch):
     module = learner.module[MID]
     fwd = module.forward_train(batch)
     total = learner.compute_loss_for_module(module_id=MID, config=config, batch=batch, fwd_out=fwd)
-    plain = PPOTorchLearner.compute_loss_for_module(learner, module_id=MID, config=config, batch=batch, fwd_out=fwd)
+    plain = PPOTorchLearner.compute_loss_for_module(
+        learner, module_id=MID, config=config, batch=batch, fwd_out=fwd
+    )
     return total, plain
 
 
@@ -61,7 +63,9 @@ def logged(learner):
 
 
 def test_loss_is_the_ppo_loss_when_insight_weights_are_zero(batch, pong_data):
-    config, learner = make_learner("INSIGHT", pong_data, guidance_weight=0.0, reg_weight=0.0, perception_weight=0.0)
+    config, learner = make_learner(
+        "INSIGHT", pong_data, guidance_weight=0.0, reg_weight=0.0, perception_weight=0.0
+    )
     learner._l_half_weight = 0.0
     total, plain = losses(config, learner, batch)
     assert torch.equal(total, plain)
@@ -168,9 +172,10 @@ def test_guidance_raises_the_eql_actors_agreement_with_the_neural_actor(pong_dat
     )  # fmt: skip
     obs, _ = load_split(pong_data, "train")
     module = learner.module[MID]
-    g = torch.Generator().manual_seed(1)
     frames = torch.from_numpy(obs[:48])
-    with torch.no_grad():  # a ball-tracking neural actor: UP/DOWN by the sign of y_ball - y_player (newest frame)
+    with (
+        torch.no_grad()
+    ):  # a ball-tracking neural actor: UP/DOWN by the sign of y_ball - y_player (newest frame)
         heads, F = module.perception.heads, 4
         row = lambda slot, k: (slot * F + F - 1) * 5 + k  # noqa: E731  (slot, newest frame, feature k)
         diff_w = heads.weight[row(1, 2)] - heads.weight[row(0, 2)]
@@ -183,7 +188,11 @@ def test_guidance_raises_the_eql_actors_agreement_with_the_neural_actor(pong_dat
     def agreement():
         with torch.no_grad():
             f = module.features(frames)
-            return float((module.eql_logits(module.objects(f)).argmax(-1) == module.neural_logits(f).argmax(-1)).float().mean())
+            return float(
+                (module.eql_logits(module.objects(f)).argmax(-1) == module.neural_logits(f).argmax(-1))
+                .float()
+                .mean()
+            )
 
     with torch.no_grad():
         logits = module.neural_logits(module.features(frames))
@@ -199,6 +208,8 @@ def test_guidance_raises_the_eql_actors_agreement_with_the_neural_actor(pong_dat
     before = agreement()
     for _ in range(60):
         ma = MultiAgentBatch({MID: SampleBatch(dict(data))}, env_steps=48)
-        learner.update(batch=ma, timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: 48}, num_epochs=1, minibatch_size=48)
+        learner.update(
+            batch=ma, timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: 48}, num_epochs=1, minibatch_size=48
+        )
     after = agreement()
     assert after >= 0.8 and after > before + 0.2, (before, after)

@@ -69,9 +69,13 @@ def test_play_scores_full_games_and_perception_metrics(pretrained, pong_data):
                           action_space=gym.spaces.Discrete(6), model_config=mc).build()  # fmt: skip
     scores = play(module, "Pong", actor="eql", greedy=True, episodes=2, seed=0, max_episode_frames=2000)
     assert len(scores) == 2 and all(-21 <= s <= 21 and float(s).is_integer() for s in scores)
-    assert play(module, "Pong", actor="eql", greedy=True, episodes=2, seed=0, max_episode_frames=2000) == scores
+    assert (
+        play(module, "Pong", actor="eql", greedy=True, episodes=2, seed=0, max_episode_frames=2000) == scores
+    )
     test = load_split(pong_data, "test")
     metrics = perception_metrics(module, *test, ("player", "ball", "enemy"))
     best = json.loads((folder / METRICS).read_text())["best"]
-    assert metrics["mae_px"] == pytest.approx(best["mae_px"], rel=1e-4)  # the loaded weights are the best epoch's
+    assert metrics["mae_px"] == pytest.approx(
+        best["mae_px"], rel=1e-4
+    )  # the loaded weights are the best epoch's
     assert 0.0 <= metrics["eql_agreement"] <= 1.0

@@ -1,4 +1,4 @@
-"""INSIGHT perception: encoder + heads shapes, the perception loss on hand-made labels (Luo et al., ICML 2024)."""
+"""INSIGHT perception: encoder and head shapes, the perception loss on hand-made labels (Luo et al. 2024)."""
 
 import math
 
