@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser(
         "bench", help="speed benchmarks (env steps/s, training updates/s) and a learning fingerprint"
     )
-    b.add_argument("what", choices=["env", "train", "quality"])
+    b.add_argument("what", choices=["env", "train", "quality", "insight"])
     b.add_argument(
         "--seconds", type=_positive(float), default=20.0, help="measuring time per variant (env, train)"
     )
@@ -75,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         "--rounds",
         type=_positive(int),
         default=3,
-        help="interleaved measuring rounds per variant (train); more rounds average out load changes",
+        help="interleaved measuring rounds per variant (train, insight); more average out load changes",
     )
     b.add_argument("--epochs", type=_positive(int), default=3, help="short epochs to train (quality)")
     b.add_argument("--seed", type=int, default=0)
