@@ -79,7 +79,8 @@ def test_every_spec_has_a_smoke_run():
 
 
 @pytest.mark.parametrize("stem", OTHERS)
-def test_spec_smoke_run_and_analysis(ray_session, repo_path, tmp_path, stem):
+def test_spec_smoke_run_and_analysis(ray_session, repo_path, tmp_path, monkeypatch, stem):
+    monkeypatch.chdir(tmp_path)  # a spec's relative data.dir lands in tmp_path
     run_dir = run_smoke(repo_path, tmp_path, f"{stem}.yaml")
     trials = load_trials(run_dir)
     assert trials and all(len(frame) > 0 for _, frame in trials)

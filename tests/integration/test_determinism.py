@@ -89,3 +89,52 @@ def test_ilp_same_seed_same_epochs(ray_session, tmp_path):
         torch.set_num_threads(threads)
     assert_same(tuned[0], metrics(pd.DataFrame(epochs)), ["train_loss", "test_acc/AdjacentToRed"])
     assert_seeds_differ(tuned, ["train_loss", "test_loss/AdjacentToRed"])
+
+
+def test_insight_same_seed_same_epochs_and_a_restore_continues(ray_session, tmp_path, monkeypatch):
+    """INSIGHT through Tune and directly agree bit for bit. An Algorithm restored from its iteration-1
+    checkpoint continues its counters and the L½ ramp; its numbers are not bit-identical to the
+    uninterrupted run's, because RLlib restarts the env runners' games and RNG streams at a restore
+    (docs/cluster.md, "Resume")."""
+    from rllib_nsrl.systems.insight.data import DataSettings
+    from rllib_nsrl.systems.insight.kind import insight_config
+    from rllib_nsrl.systems.insight.pretrain import PretrainSettings, weights_template
+
+    monkeypatch.chdir(tmp_path)  # relative data.dir
+    spec = {"name": "det", "kind": "insight", "conditions": ["INSIGHT"], "seeds": [0, 1],
+            "data": {"dir": "data", "train_frames": 64, "test_frames": 16, "shards": 1},
+            "pretrain": {"epochs": 1}, "model": {"feature_dim": 32},
+            "ppo": {"total_steps": 96, "num_envs": 2, "rollout_length": 16, "num_epochs": 2,
+                    "num_minibatches": 2},
+            "insight": {"perception_batch": 8},
+            "evaluation": {"every": 1, "episodes": 1, "max_episode_frames": 400}}  # fmt: skip
+    tuned = tune_run(tmp_path, spec)
+    valid = validate_spec(spec)
+    data = str(DataSettings.from_spec(valid).folder(valid["data"]["dir"]))
+    weights = weights_template(data, PretrainSettings.from_spec(valid, 0))
+
+    def build():
+        return insight_config(valid, "INSIGHT", 0, data, weights).build_algo()
+
+    algo = build()
+    try:
+        direct = [algo.train() for _ in range(3)]
+        algo.stop()
+        algo = build()
+        algo.train()
+        algo.save_to_path(str(tmp_path / "ckpt"))
+        algo.stop()
+        algo = build()
+        algo.restore_from_path(str(tmp_path / "ckpt"))
+        restored = [algo.train() for _ in range(2)]
+    finally:
+        algo.stop()
+    needed = ["insight/eql_return", "insight/mae_px", "learners/default_policy/guidance_loss",
+              "learners/default_policy/perception_loss", "learners/default_policy/total_loss"]  # fmt: skip
+    assert_same(tuned[0], metrics(pd.json_normalize(direct, sep="/")), needed)
+    straight = pd.json_normalize(direct[1:], sep="/")
+    again = pd.json_normalize(restored, sep="/")
+    for column in ("num_env_steps_sampled_lifetime", "learners/default_policy/l_half_weight"):
+        assert np.array_equal(straight[column].to_numpy(float), again[column].to_numpy(float)), column
+    assert [r["training_iteration"] for r in restored] == [2, 3]
+    assert_seeds_differ(tuned, ["learners/default_policy/total_loss"])

@@ -27,6 +27,7 @@ from ray.rllib.utils.annotations import override
 from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from rllib_nsrl.ray_private import EpochCountingLearner
+from rllib_nsrl.seeding import derive_seed
 from rllib_nsrl.symbolic.eql import l_half_penalty
 from rllib_nsrl.systems.insight.module import EQL_LOGITS, NEURAL_LOGITS
 from rllib_nsrl.systems.insight.perception import PERCEPTION_LOSS, perception_loss, slot_weights
@@ -54,8 +55,7 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
             self._frames = torch.from_numpy(obs).to(self.device)
             self._objects = torch.from_numpy(objects).to(self.device)
             self._slot_weights = slot_weights(self._objects[..., 0]).to(self.device)
-            seed = (c.seed or 0) * 1000 + (self._learner_index or 0)
-            self._rng = torch.Generator(device="cpu").manual_seed(seed)
+            self._rng = torch.Generator(device="cpu")
 
     def _perception_trained(self) -> bool:
         module = next(iter(self.module.values())).unwrapped()
@@ -76,10 +76,11 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
     def before_gradient_based_update(self, *, timesteps: dict) -> None:
         super().before_gradient_based_update(timesteps=timesteps)
         c = self.config
-        done_before = max(
-            0, int(timesteps.get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0)) - c.train_batch_size_per_learner
-        )
+        lifetime = int(timesteps.get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0))
+        done_before = max(0, lifetime - c.train_batch_size_per_learner)
         self._l_half_weight = c.reg_weight * min(1.0, done_before / max(1, c.total_steps))
+        if self._frames is not None:  # batches depend on (seed, learner, progress): the same after a restore
+            self._rng.manual_seed(derive_seed(c.seed or 0, self._learner_index or 0, lifetime))
 
     def _phase(self) -> bool:
         """Whether this minibatch gets the INSIGHT terms: the last PPO epoch, or every one."""

@@ -2,7 +2,9 @@
 
 Files: `curves.csv` (condition, seed, iteration, env steps, every evaluation metric), `summary.csv` /
 `summary.md` (the last evaluation of each trial: mean ± sd and IQM [95 % CI] over seeds), `returns.png`
-(neural and EQL scores over env steps, mean over seeds per condition).
+(neural and EQL scores over env steps, mean over seeds per condition), `pretrain.csv` / `pretrain.md`
+(per seed: the pre-trained perception's coordinate MAE in pixels on the test split, per slot, against
+the untrained network's; read from the pre-training's `metrics.json` when it is still there).
 """
 
 from __future__ import annotations
@@ -44,12 +46,41 @@ def curves(trials) -> pd.DataFrame:
     )
 
 
+def pretrain_table(trials) -> pd.DataFrame:
+    """One row per pre-trained perception the trials started from (seed, best epoch, MAE in pixels)."""
+    import json
+
+    rows, seen = [], set()
+    for config, _ in trials:
+        template = config.get("perception_weights")
+        if not template:
+            continue
+        path = Path(str(template).replace("{seed}", str(config.get("seed")))).parent / "metrics.json"
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        m = json.loads(path.read_text())
+        s = m["settings"]
+        row = {"seed": str(s["seed"]), "epochs": str(s["epochs"]), "best_epoch": str(m["best_epoch"])}
+        row["untrained_mae_px"] = m["untrained"]["mae_px"]
+        row.update({k: v for k, v in m["best"].items() if k.startswith("mae_px")})
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values("seed", key=lambda c: c.astype(int)) if rows else pd.DataFrame()
+
+
 def write_insight_report(trials, spec: dict, out: Path) -> list[Path]:
     """Write the files above into `out`; return their paths."""
     out.mkdir(parents=True, exist_ok=True)
     long = curves(trials)
     written = [out / "curves.csv"]
     long.to_csv(written[0], index=False)
+    pre = pretrain_table(trials)
+    if not pre.empty:
+        pre.to_csv(out / "pretrain.csv", index=False)
+        (out / "pretrain.md").write_text(
+            "# Pre-trained perception: coordinate MAE (pixels), test split\n\n" + markdown(pre, 2) + "\n"
+        )
+        written += [out / "pretrain.csv", out / "pretrain.md"]
     if long.empty:
         return written
     order = {c: i for i, c in enumerate(CONDITIONS)}

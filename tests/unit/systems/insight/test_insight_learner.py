@@ -213,3 +213,15 @@ def test_guidance_raises_the_eql_actors_agreement_with_the_neural_actor(pong_dat
         )
     after = agreement()
     assert after >= 0.8 and after > before + 0.2, (before, after)
+
+
+def test_the_eql_actor_can_act_in_training(batch):
+    """`eql_acts_in_training`: exploration samples from the EQL logits; PPO still trains the neural actor."""
+    _, learner = make_learner("INSIGHT", eql_acts_in_training=True)
+    module = learner.module[MID]
+    explored = module.forward_exploration(batch)[Columns.ACTION_DIST_INPUTS]
+    trained = module.forward_train(batch)
+    assert torch.allclose(explored, trained["eql_logits"])
+    assert torch.equal(trained[Columns.ACTION_DIST_INPUTS], trained["neural_logits"])
+    inferred = module.forward_inference(batch)[Columns.ACTION_DIST_INPUTS]
+    assert torch.allclose(inferred, trained["neural_logits"])
