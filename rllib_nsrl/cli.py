@@ -86,6 +86,23 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--out", help="dataset directory (default: the spec's data.dir)")
     c.add_argument("--address", help="attach to a running Ray cluster (default: start a local Ray)")
 
+    e = sub.add_parser(
+        "explain", help="a trained INSIGHT policy as equations, and single decisions explained"
+    )
+    e.add_argument("path", help="run directory, trial directory or Algorithm checkpoint")
+    e.add_argument("--out", help="report directory (default: <trial>/explain)")
+    e.add_argument("--episodes", type=_positive(int), default=1, help="games played with the EQL actor")
+    e.add_argument("--decisions", type=_positive(int), default=3, help="single decisions to explain")
+    e.add_argument("--threshold", type=_positive(float), default=1e-2, help="prune weights below this")
+    e.add_argument("--max-terms", type=_positive(int), default=6, help="terms shown per equation")
+    e.add_argument("--max-frames", type=_positive(int), default=108_000, help="emulator frames per game")
+    e.add_argument("--backend", choices=["template", "http"], default="template", help="text backend")
+    e.add_argument("--url", help="http backend: API base URL, e.g. http://127.0.0.1:8000/v1")
+    e.add_argument("--model", help="http backend: model name (omitted when not given)")
+    e.add_argument("--api-key-env", default="OPENAI_API_KEY", help="http backend: env var holding the key")
+    e.add_argument("--timeout", type=_positive(float), default=60.0, help="http backend: seconds per request")
+    e.add_argument("--seed", type=int, default=0)
+
     v = sub.add_parser("validate", help="validate a spec and print it with defaults filled in")
     v.add_argument("spec")
     v.add_argument("--smoke", action="store_true")
@@ -288,6 +305,37 @@ def cmd_bench(args) -> int:
     return run_bench(args.what, seconds=args.seconds, seed=args.seed, epochs=args.epochs, rounds=args.rounds)
 
 
+def cmd_explain(args) -> int:
+    """`nsrl explain`: the explanation report of a trained INSIGHT policy."""
+    from rllib_nsrl.systems.insight.explain import ExplainError, explain
+    from rllib_nsrl.systems.insight.explain_text import HTTPBackend, HTTPBackendError, TemplateBackend
+
+    if args.backend == "http" and not args.url:
+        raise SpecError(
+            "--url: the http backend needs the endpoint's base URL, e.g. http://127.0.0.1:8000/v1"
+        )
+    backend = (
+        HTTPBackend(args.url, args.model, api_key_env=args.api_key_env, timeout_s=args.timeout)
+        if args.backend == "http"
+        else TemplateBackend()
+    )
+    try:
+        explain(
+            args.path,
+            args.out,
+            episodes=args.episodes,
+            decisions=args.decisions,
+            threshold=args.threshold,
+            max_terms=args.max_terms,
+            backend=backend,
+            seed=args.seed,
+            max_frames=args.max_frames,
+        )
+    except (ExplainError, HTTPBackendError) as err:
+        raise SpecError(str(err)) from None
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `nsrl`; returns the exit code (2 on a user error, 130 on Ctrl-C)."""
     args = _parser().parse_args(argv)
@@ -298,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         "validate": cmd_validate,
         "collect": cmd_collect,
         "spec": cmd_spec,
+        "explain": cmd_explain,
     }
     try:
         return commands[args.command](args)

@@ -2,6 +2,8 @@
 through Tune, evaluate both actors on full games, and `nsrl analyze`."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -74,6 +76,22 @@ def test_insight_pong_smoke_trains_perception_neural_and_eql_actors(
     assert (tmp_path / "again" / "curves.csv").read_text() == (
         run_dir / "analysis" / "curves.csv"
     ).read_text()
+
+    # `nsrl explain` in a fresh process: the checkpoint loads without any registration step
+    out = tmp_path / "explain"
+    proc = subprocess.run(
+        [sys.executable, "-m", "rllib_nsrl.cli", "explain", str(run_dir), "--out", str(out), "--decisions", "2",
+         "--max-frames", "2000"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = (out / "explanation.md").read_text()
+    assert "condition INSIGHT, seed 0" in report and report.count("### Decision") == 2
+    equations = json.loads((out / "equations.json").read_text())
+    actions = [e["action"] for e in equations["policy"]["equations"]]
+    assert actions == ["NOOP", "FIRE", "RIGHT", "LEFT", "RIGHTFIRE", "LEFTFIRE"]
+    assert 0 <= equations["policy"]["fidelity_pruned_vs_neural"] <= 1
+    assert all((out / f"decision_{k}.png").stat().st_size > 1000 for k in (1, 2))
 
 
 def test_insight_freeway_smoke_has_eleven_object_slots(ray_session, repo_path, tmp_path, monkeypatch):

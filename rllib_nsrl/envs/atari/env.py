@@ -143,6 +143,11 @@ class AtariObjectsEnv(gym.Env):
         reward = float(np.sign(raw)) if self.clip_rewards else raw
         return self._frames.copy(), reward, game_over or self._life_lost, truncated, self._info(raw)
 
+    @property
+    def action_meanings(self) -> list[str]:
+        """ALE's name of each action, in action-space order (e.g. Pong: NOOP, FIRE, RIGHT, LEFT, ...)."""
+        return list(self._atari.get_action_meanings())
+
     def render(self):
         """The RGB screen with render_mode 'rgb_array', else None."""
         if self.render_mode == "rgb_array":
