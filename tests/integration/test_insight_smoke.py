@@ -80,8 +80,8 @@ def test_insight_pong_smoke_trains_perception_neural_and_eql_actors(
     # `nsrl explain` in a fresh process: the checkpoint loads without any registration step
     out = tmp_path / "explain"
     proc = subprocess.run(
-        [sys.executable, "-m", "rllib_nsrl.cli", "explain", str(run_dir), "--out", str(out), "--decisions", "2",
-         "--max-frames", "2000"],
+        [sys.executable, "-m", "rllib_nsrl.cli", "explain", str(run_dir), "--out", str(out),
+         "--decisions", "2", "--max-frames", "2000"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
