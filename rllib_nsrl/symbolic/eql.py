@@ -130,3 +130,23 @@ def smoothed_sqrt_abs(w: torch.Tensor, a: float = 0.05) -> torch.Tensor:
 def l_half_penalty(params: Iterable[torch.Tensor], a: float = 0.05) -> torch.Tensor:
     """Smoothed L½ penalty Σ √|w| over all `params` (e.g. `EQLActor.regularized_parameters()`): scalar."""
     return sum(smoothed_sqrt_abs(p, a).sum() for p in params)
+
+
+def pruned(actor: EQLActor, threshold: float) -> EQLActor:
+    """A copy of `actor` with every weight and bias below `threshold` in magnitude set to 0."""
+    import copy
+
+    out = copy.deepcopy(actor)
+    with torch.no_grad():
+        for p in out.regularized_parameters():
+            p.mul_((p.abs() >= threshold).to(p.dtype))
+    return out
+
+
+def used_inputs(actor: EQLActor, in_dim: int, threshold: float = 1e-2, samples: int = 64) -> torch.Tensor:
+    """Bool mask [in_dim] of the inputs the pruned actor's logits depend on (non-zero gradient at random
+    points of [0, 1]^in_dim): the variables that appear in its equations."""
+    net = pruned(actor, threshold)
+    x = torch.rand(samples, in_dim, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    (grad,) = torch.autograd.grad(net(x).abs().sum(), x)
+    return grad.abs().sum(0) > 0

@@ -66,10 +66,15 @@ def play(
 
 
 @torch.no_grad()
-def perception_metrics(module, obs: np.ndarray, objects: np.ndarray, slots, batch: int = 256) -> dict:
+def perception_metrics(
+    module, obs: np.ndarray, objects: np.ndarray, slots, batch: int = 256, threshold: float = 1e-2
+) -> dict:
     """On labelled frames (obs uint8 [N, F, H, W], objects [N, S, F, 5]): coordinate MAE in screen pixels
     per slot and overall (objects that exist in the label, all frames of each stack; x in 160, y in 210
-    pixels), existence accuracy, and — with an EQL and a neural actor — their argmax agreement."""
+    pixels), existence accuracy, and — with an EQL and a neural actor — their argmax agreement.
+
+    With an EQL actor also F-MAE (the INSIGHT paper): the MAE over the slots whose coordinates the EQL
+    pruned at `threshold` still reads (`used_slots`: how many), the objects the policy uses."""
     if module.perception.heads is None:
         return {}
     was_training = module.training
@@ -96,4 +101,13 @@ def perception_metrics(module, obs: np.ndarray, objects: np.ndarray, slots, batc
     out["exists_accuracy"] = float(((pred[..., 0] > 0) == exists).mean())
     if eql_a:
         out["eql_agreement"] = float((torch.cat(eql_a) == torch.cat(nn_a)).float().mean())
+    if module.use_eql:
+        from rllib_nsrl.symbolic.eql import used_inputs
+
+        with torch.enable_grad():
+            used = used_inputs(module.eql, px.shape[1] * px.shape[2] * 2, threshold)
+        used_slots = used.view(px.shape[1], -1).any(-1).numpy()  # inputs are ordered slot, frame, (x, y)
+        mask = exists & used_slots[None, :, None]
+        out["used_slots"] = int(used_slots.sum())
+        out["fmae_px"] = float(px[mask].mean()) if mask.any() else float("nan")
     return out

@@ -20,7 +20,6 @@ Writes `explanation.md`, `equations.json`, `decision_<k>.png` into `--out` (defa
 
 from __future__ import annotations
 
-import copy
 import json
 import pickle
 from dataclasses import dataclass, field
@@ -154,15 +153,6 @@ def play_states(loaded: Loaded, episodes: int, seed: int, max_frames: int = 108_
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-def pruned_copy(eql, threshold: float):
-    """A copy of the EQL actor with every weight and bias below `threshold` set to 0."""
-    pruned = copy.deepcopy(eql)
-    with torch.no_grad():
-        for p in pruned.regularized_parameters():
-            p.mul_((p.abs() >= threshold).to(p.dtype))
-    return pruned
-
-
 def eql_inputs_of(objects: np.ndarray) -> torch.Tensor:
     """The EQL's input vector(s) from perceived objects [..., S, F, 5]."""
     from rllib_nsrl.symbolic.eql import eql_inputs
@@ -186,6 +176,7 @@ def merged_probabilities(logits: torch.Tensor, game: str, actions: list[str]) ->
 
 def policy_summary(loaded: Loaded, states: dict, threshold: float, max_terms: int) -> dict:
     """Equations (full and summarised), their fidelity, and the mean merged action probabilities."""
+    from rllib_nsrl.symbolic.eql import pruned
     from rllib_nsrl.symbolic.eql_sympy import latex, logit_expressions, plain, summarise, typical_inputs
 
     m = loaded.module
@@ -199,8 +190,7 @@ def policy_summary(loaded: Loaded, states: dict, threshold: float, max_terms: in
                           "shown": plain(shown), "latex": latex(shown), "terms_left_out": rest,
                           "full": plain(expr)})  # fmt: skip
     with torch.no_grad():
-        pruned = pruned_copy(m.eql, threshold)
-        greedy_pruned = pruned(inputs).argmax(-1).numpy()
+        greedy_pruned = pruned(m.eql, threshold)(inputs).argmax(-1).numpy()
         greedy_full = m.eql(inputs).argmax(-1).numpy()
         mean_probs = merged_probabilities(m.eql(inputs).mean(0), loaded.game, loaded.actions)
     neural = states["neural"]

@@ -4,7 +4,12 @@ Files: `curves.csv` (condition, seed, iteration, env steps, every evaluation met
 `summary.md` (the last evaluation of each trial: mean ± sd and IQM [95 % CI] over seeds), `returns.png`
 (neural and EQL scores over env steps, mean over seeds per condition), `pretrain.csv` / `pretrain.md`
 (per seed: the pre-trained perception's coordinate MAE in pixels on the test split, per slot, against
-the untrained network's; read from the pre-training's `metrics.json` when it is still there).
+the untrained network's; read from the pre-training's `metrics.json` when it is still there),
+`at_steps.md` (mean ± sd and IQM of each return at a quarter, half and all of the budget: the evaluation
+at or just before each), `ablation.md` (each condition's final EQL return normalised to INSIGHT = 1 as
+(R − R_random) / (R_INSIGHT − R_random), R_random the published random-play score of the game) and
+`perception.md` (coordinate MAE per slot: pre-trained, then after policy learning per condition, and F-MAE,
+the MAE over the objects the pruned equations read).
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ from rllib_nsrl.systems.insight.conditions import CONDITIONS  # noqa: E402
 
 PREFIX = "insight/"
 STEPS = "num_env_steps_sampled_lifetime"
-MAIN = ("neural_return", "eql_return", "eql_greedy_return", "mae_px", "eql_agreement")
+MAIN = ("neural_return", "eql_return", "eql_greedy_return", "mae_px", "fmae_px", "eql_agreement")
+RETURNS = ("neural_return", "eql_return", "eql_greedy_return")
+# Random-play scores (Mnih et al. 2015, Extended Data Table 2), the zero of the normalised ablation.
+RANDOM_SCORE = {"Pong": -20.7, "Freeway": 0.0, "Boxing": 0.1}
 
 
 def curves(trials) -> pd.DataFrame:
@@ -117,4 +125,65 @@ def write_insight_report(trials, spec: dict, out: Path) -> list[Path]:
     fig.savefig(out / "returns.png", dpi=100)
     plt.close(fig)
     written.append(out / "returns.png")
+    written += _at_steps(long, spec, out, game)
+    written += _ablation(last, out, game)
+    written += _perception(last, pre, out, game)
     return written
+
+
+def _at_steps(long: pd.DataFrame, spec: dict, out: Path, game: str) -> list[Path]:
+    total = int(((spec or {}).get("ppo") or {}).get("total_steps") or long["env_steps"].max())
+    rows = []
+    for frac in (0.25, 0.5, 1.0):
+        target = int(total * frac)
+        upto = long[long["env_steps"] <= target]
+        for (condition, seed), group in upto.groupby(["condition", "seed"], sort=False):
+            row = group.iloc[-1]
+            rows.append({"condition": condition, "budget": f"{frac:.0%} ({target:,} steps)", "seed": seed,
+                         **{k: row[k] for k in RETURNS if k in row}})  # fmt: skip
+    if not rows:
+        return []
+    values = [k for k in RETURNS if any(pd.notna(r.get(k)) for r in rows)]
+    table = summarise(rows, ["condition", "budget"], values)
+    (out / "at_steps.md").write_text(
+        f"# INSIGHT {game}: returns at fractions of the budget\n\n" + markdown(table, 2) + "\n"
+    )
+    return [out / "at_steps.md"]
+
+
+def _ablation(last: pd.DataFrame, out: Path, game: str) -> list[Path]:
+    if "INSIGHT" not in set(last["condition"]) or game not in RANDOM_SCORE:
+        return []
+    col = "eql_return"
+    base = last[last["condition"] == "INSIGHT"][col].mean()
+    rnd = RANDOM_SCORE[game]
+    lines = [f"# INSIGHT {game}: final return normalised to INSIGHT = 1", "",
+             f"(R − R_random) / (R_INSIGHT − R_random) with R_random = {rnd} (random play); R is the mean "
+             "over seeds of the last evaluation: the EQL actor's sampled return (the neural actor's for "
+             "neural PPO).", "",
+             "| condition | R | normalised |", "|---|---|---|"]  # fmt: skip
+    for condition, group in last.groupby("condition", sort=False):
+        r = group[col].mean() if group[col].notna().any() else group["neural_return"].mean()
+        norm = (r - rnd) / (base - rnd) if base != rnd else float("nan")
+        lines.append(f"| {condition} | {r:.2f} | {norm:.2f} |")
+    (out / "ablation.md").write_text("\n".join(lines) + "\n")
+    return [out / "ablation.md"]
+
+
+def _perception(last: pd.DataFrame, pre: pd.DataFrame, out: Path, game: str) -> list[Path]:
+    cols = [c for c in last.columns if c.startswith("mae_px")] + [c for c in ("fmae_px",) if c in last]
+    if not cols:
+        return []
+    rows = []
+    if not pre.empty:
+        rows.append({"stage": "pre-trained", **{c: pre[c].mean() for c in cols if c in pre}})
+    for condition, group in last.groupby("condition", sort=False):
+        if group[cols].notna().any().any():
+            rows.append({"stage": f"after RL: {condition}", **{c: group[c].mean() for c in cols}})
+    table = pd.DataFrame(rows)
+    (out / "perception.md").write_text(
+        f"# INSIGHT {game}: coordinate MAE (pixels) on the test split, mean over seeds\n\n"
+        + markdown(table, 2)
+        + "\n"
+    )
+    return [out / "perception.md"]

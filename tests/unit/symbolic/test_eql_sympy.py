@@ -47,3 +47,18 @@ def test_summary_keeps_the_largest_typical_terms_and_counts_the_rest():
     shown, rest = summarise(expr, typical, max_terms=2)
     assert rest == 2 and shown == 5.0 * a + 2.0 + sympy.Symbol("other")
     assert typical_inputs(np.array([[1.0, -2.0], [3.0, 0.0]]), ["p", "q"]) == {"p": 2.0, "q": 1.0}
+
+
+def test_used_inputs_are_the_variables_of_the_pruned_equations():
+    from rllib_nsrl.symbolic.eql import used_inputs
+
+    eql = EQLActor(len(NAMES), 2, num_layers=1)
+    with torch.no_grad():
+        for p in eql.parameters():
+            p.zero_()
+        eql.layers[0].linear.weight[24, 1] = 0.5  # identity unit on y_a_1: kept
+        eql.layers[0].linear.weight[25, 3] = 0.005  # identity unit on y_b_1: pruned
+        eql.out.weight[0, 24] = 2.0
+        eql.out.weight[1, 25] = 2.0
+    assert used_inputs(eql, len(NAMES), threshold=1e-2).tolist() == [False, True, False, False]
+    assert used_inputs(eql, len(NAMES), threshold=1e-3).tolist() == [False, True, False, True]

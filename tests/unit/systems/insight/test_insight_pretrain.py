@@ -79,3 +79,6 @@ def test_play_scores_full_games_and_perception_metrics(pretrained, pong_data):
         best["mae_px"], rel=1e-4
     )  # the loaded weights are the best epoch's
     assert 0.0 <= metrics["eql_agreement"] <= 1.0
+    assert 0 <= metrics["used_slots"] <= 3
+    if metrics["used_slots"] == 3:  # every slot read: F-MAE is the MAE
+        assert metrics["fmae_px"] == pytest.approx(metrics["mae_px"])
