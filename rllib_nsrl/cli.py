@@ -306,9 +306,38 @@ def cmd_bench(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    """`nsrl explain`: the explanation report of a trained INSIGHT policy."""
+    """`nsrl explain`: the explanation report of a trained INSIGHT or SymDQN policy."""
+    from rllib_nsrl.analysis.checkpoints import find_checkpoints, module_class_name
     from rllib_nsrl.systems.insight.explain import ExplainError, explain
     from rllib_nsrl.systems.insight.explain_text import HTTPBackend, HTTPBackendError, TemplateBackend
+
+    try:
+        found = find_checkpoints(args.path)
+    except FileNotFoundError as err:
+        raise SpecError(str(err)) from None
+    if not found:
+        raise SpecError(f"{args.path}: no trial with a checkpoint here")
+    classes = {module_class_name(c) for c, _ in found}
+    if "InsightModule" not in classes and "SymDQNModule" in classes:
+        from rllib_nsrl.systems.symdqn.explain import explain_symdqn
+
+        symbolic = [(c, p) for c, p in found if p.get("condition") not in (None, "DuelDQN")]
+        if not symbolic:
+            raise SpecError(
+                f"{args.path}: only DuelDQN trials here; SymDQN explanations need a symbolic condition"
+            )
+        checkpoint, params = max(
+            symbolic, key=lambda cp: ("AF" in cp[1]["condition"], "AR" in cp[1]["condition"])
+        )
+        out = Path(args.out) if args.out else checkpoint.parent / "explain"
+        explain_symdqn(
+            checkpoint, params, out, episodes=args.episodes, decisions=args.decisions, seed=args.seed
+        )
+        return 0
+    if "InsightModule" not in classes:
+        raise SpecError(
+            f"{args.path}: no INSIGHT or SymDQN checkpoint here (modules: {', '.join(sorted(classes))})"
+        )
 
     if args.backend == "http" and not args.url:
         raise SpecError(

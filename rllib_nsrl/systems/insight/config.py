@@ -162,4 +162,4 @@ class InsightPPOConfig(PPOConfig):
             len(OBJECT_SLOTS.get(game, ())),
             weights,
         )
-        return super()._model_config_auto_includes | settings
+        return super()._model_config_auto_includes | settings | {"game": game}

@@ -21,14 +21,12 @@ Writes `explanation.md`, `equations.json`, `decision_<k>.png` into `--out` (defa
 from __future__ import annotations
 
 import json
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-MODULE_PATH = ("learner_group", "learner", "rl_module", "default_policy")
 # Raw actions that make the same move, merged in the probabilities (the INSIGHT paper does this for Pong).
 MOVES = {
     "Pong": {
@@ -61,64 +59,36 @@ class Loaded:
     actions: list[str] = field(default_factory=list)
 
 
-def _params(trial_dir: Path) -> dict:
-    path = trial_dir / "params.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+def load(path: str | Path) -> Loaded:
+    """The trained module behind `path` (run directory: the first INSIGHT-like trial; trial directory;
+    Algorithm checkpoint), ready to play and explain."""
+    from rllib_nsrl.analysis.checkpoints import find_checkpoints, load_module, module_class_name
+    from rllib_nsrl.envs.atari import OBJECT_SLOTS, AtariObjectsEnv, variable_names
 
-
-def find_checkpoint(path: str | Path) -> tuple[Path, dict]:
-    """(checkpoint dir, trial params) for a checkpoint, a trial directory or a run directory."""
-    path = Path(path)
-    if not path.exists():
-        raise ExplainError(f"{path}: no such run, trial or checkpoint directory")
-    if path.joinpath(*MODULE_PATH).is_dir():
-        return path, _params(path.parent)
-    trials = (
-        [path] if (path / "params.json").is_file() else sorted(p.parent for p in path.glob("*/params.json"))
-    )
+    try:
+        found = find_checkpoints(path)
+    except FileNotFoundError as err:
+        raise ExplainError(str(err)) from None
     candidates = []
-    for trial in trials:
-        params = _params(trial)
+    for checkpoint, params in found:
         condition = params.get("condition")
-        checkpoints = sorted(trial.glob("checkpoint_*"), key=lambda p: int(p.name.split("_")[-1]))
-        checkpoints = [c for c in checkpoints if c.joinpath(*MODULE_PATH).is_dir()]
-        if checkpoints and condition != "neural PPO":  # INSIGHT first, then the other EQL conditions
-            rank = (condition != "INSIGHT", condition == "w/o NG", params.get("seed") or 0, str(trial))
-            candidates.append((rank, checkpoints[-1], params))
+        if module_class_name(checkpoint) == "InsightModule" and condition != "neural PPO":
+            rank = (condition != "INSIGHT", condition == "w/o NG", params.get("seed") or 0, str(checkpoint))
+            candidates.append((rank, checkpoint, params))
     if not candidates:
         raise ExplainError(f"{path}: no checkpoint of an INSIGHT trial with an EQL actor found")
     _, checkpoint, params = min(candidates, key=lambda c: c[0])
-    return checkpoint, params
-
-
-def load(path: str | Path) -> Loaded:
-    """The trained module behind `path` (see `find_checkpoint`), ready to play and explain."""
-    from ray.rllib.core.rl_module.rl_module import RLModule
-
-    from rllib_nsrl.envs.atari import OBJECT_SLOTS, AtariObjectsEnv, variable_names
-
-    checkpoint, params = find_checkpoint(path)
-    module_dir = checkpoint.joinpath(*MODULE_PATH)
-    with open(module_dir / "class_and_ctor_args.pkl", "rb") as f:
-        ctor = pickle.load(f)
-    model_config = dict(ctor["ctor_args_and_kwargs"][1].get("model_config") or {})
-    model_config["perception_weights"] = None  # the checkpoint holds the trained weights
-    kwargs = dict(ctor["ctor_args_and_kwargs"][1], model_config=model_config)
-    module = ctor["class"](*ctor["ctor_args_and_kwargs"][0], **kwargs)
-    if not isinstance(module, RLModule):
-        raise ExplainError(f"{checkpoint}: not an RLModule checkpoint")
-    module.restore_from_path(module_dir)
+    module = load_module(checkpoint)
     if getattr(module, "eql", None) is None:
         raise ExplainError(
             f"{checkpoint}: this module has no EQL actor (condition {params.get('condition')!r})"
         )
-    game = model_config.get("game") or (params.get("env_config") or {}).get("game")
+    game = module.model_config.get("game") or (params.get("env_config") or {}).get("game")
     if game is None:
         raise ExplainError(f"{checkpoint}: cannot tell the game (no env_config in params.json)")
     env = AtariObjectsEnv({"game": game})
     actions = env.action_meanings
     env.close()
-    module.eval()
     return Loaded(module, game, checkpoint, params.get("condition"), params.get("seed"),
                   OBJECT_SLOTS[game], variable_names(game), actions)  # fmt: skip
 
