@@ -311,6 +311,10 @@ def cmd_explain(args) -> int:
     from rllib_nsrl.systems.insight.explain import ExplainError, explain
     from rllib_nsrl.systems.insight.explain_text import HTTPBackend, HTTPBackendError, TemplateBackend
 
+    if args.backend == "http" and not args.url:
+        raise SpecError(
+            "--url: the http backend needs the endpoint's base URL, e.g. http://127.0.0.1:8000/v1"
+        )
     try:
         found = find_checkpoints(args.path)
     except FileNotFoundError as err:
@@ -339,10 +343,6 @@ def cmd_explain(args) -> int:
             f"{args.path}: no INSIGHT or SymDQN checkpoint here (modules: {', '.join(sorted(classes))})"
         )
 
-    if args.backend == "http" and not args.url:
-        raise SpecError(
-            "--url: the http backend needs the endpoint's base URL, e.g. http://127.0.0.1:8000/v1"
-        )
     backend = (
         HTTPBackend(args.url, args.model, api_key_env=args.api_key_env, timeout_s=args.timeout)
         if args.backend == "http"

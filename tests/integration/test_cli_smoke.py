@@ -45,6 +45,19 @@ def test_quickstart_smoke_run_and_analysis(ray_session, repo_path, tmp_path):
     assert main(["analyze", str(run_dir), "--out", str(tmp_path / "again")]) == 0
     assert (tmp_path / "again" / "negative_ratio.png").exists()
 
+    # `nsrl explain` on the SymDQN(AF) trial: labels, predicted rewards, the filter and Q-values per decision
+    assert main(["explain", str(run_dir), "--out", str(tmp_path / "explain"), "--episodes", "1"]) == 0
+    record = json.loads((tmp_path / "explain" / "decisions.json").read_text())
+    assert len(record["decisions"]) == 3 and (tmp_path / "explain" / "decision_1.png").stat().st_size > 1000
+    for d in record["decisions"]:
+        assert [a["action"] for a in d["actions"]] == ["up", "right", "down", "left"]
+        kept = [a for a in d["actions"] if a["kept"]]
+        assert d["action"] == max(kept, key=lambda a: a["q"])["action"]  # greedy over the kept actions
+        best = max(a["predicted_reward"] for a in d["actions"])
+        for a in d["actions"]:  # the ActionFilter's rule, threshold 0.5
+            assert a["kept"] == (a["predicted_reward"] >= best - 0.5 - 1e-6)
+    assert "SymDQN(AF) seed 0" in (tmp_path / "explain" / "explanation.md").read_text()
+
 
 def test_ablation_smoke_runs_all_five_conditions(ray_session, repo_path, tmp_path):
     run_dir = run_smoke(repo_path, tmp_path, "symdqn_ablation.yaml")

@@ -44,6 +44,7 @@ def explain_symdqn(
     log=print,
 ) -> list[Path]:
     """Write `explanation.md`, `decisions.json` and `decision_<k>.png` for a SymDQN checkpoint."""
+    from ray.rllib.algorithms.dqn.default_dqn_rl_module import QF_PREDS
     from ray.rllib.core.columns import Columns
 
     from rllib_nsrl.envs.shapes_grid import ShapesGridEnv
@@ -65,7 +66,7 @@ def explain_symdqn(
             x = torch.as_tensor(obs[None], dtype=torch.float32)
             probs = module.shape_truths(x)[0]  # [25, 5]
             pred = module.action_rewards(probs[None])[0]
-            q = module.forward_inference({Columns.OBS: x})[Columns.ACTION_DIST_INPUTS][0]
+            q = module.compute_q_values({Columns.OBS: x})[QF_PREDS][0]
             keep = module.action_filter_mask(x)
             keep = torch.ones(4, dtype=torch.bool) if keep is None else keep[0]
             action = int(torch.where(keep, q, torch.full_like(q, -torch.inf)).argmax())

@@ -328,6 +328,16 @@ def test_storage_uri_that_cannot_be_opened(tmp_path, capsys, repo_path):
     assert "--storage: cannot open 'nosuchfs://bucket/runs'" in err
 
 
+def test_explain_names_a_missing_run(tmp_path, capsys):
+    code, err = run_cli(["explain", str(tmp_path / "nowhere")], capsys)
+    assert code == 2
+    assert err == f"nsrl: error: {tmp_path / 'nowhere'}: no such run, trial or checkpoint directory"
+    code, err = run_cli(["explain", str(tmp_path)], capsys)
+    assert code == 2 and err == f"nsrl: error: {tmp_path}: no trial with a checkpoint here"
+    code, err = run_cli(["explain", str(tmp_path), "--backend", "http"], capsys)
+    assert code == 2 and err.startswith("nsrl: error: --url: the http backend needs the endpoint's base URL")
+
+
 def test_insight_without_the_atari_extra_names_the_pip_install(tmp_path):
     """ale-py hidden from a fresh interpreter: one line naming the extra, exit 2."""
     path = tmp_path / "spec.yaml"
