@@ -111,6 +111,8 @@ def pretrain(settings: PretrainSettings, data_folder: str, out_folder: str, log=
             losses.append(loss.item())
         row = {"epoch": epoch, "train_loss": float(np.mean(losses)), **test()}
         history.append(row)
+        _progress_file(out_folder).parent.mkdir(parents=True, exist_ok=True)
+        _progress_file(out_folder).write_text(json.dumps({**row, "epochs": settings.epochs}))
         if best is None or row["test_loss"] < best["test_loss"]:
             best, best_state = row, {k: v.clone() for k, v in net.state_dict().items()}
         if log is not None:
@@ -135,6 +137,12 @@ def pretrain(settings: PretrainSettings, data_folder: str, out_folder: str, log=
     tmp.write_text(json.dumps(metrics, indent=2))
     tmp.replace(out / METRICS)
     return metrics
+
+
+def _progress_file(out_folder: str | Path) -> Path:
+    """The last finished epoch of a pre-training in progress (read by the driver for its progress lines)."""
+    out = Path(out_folder)
+    return out.parent / f".{out.name}.progress.json"
 
 
 def pretrain_folder(data_folder: str | Path, settings: PretrainSettings) -> Path:
@@ -172,15 +180,22 @@ def ensure_pretrained(data_folder: str | Path, runs: list[PretrainSettings], log
         refs = [ray.remote(num_cpus=1)(pretrain).remote(*a) for a in todo]
         pending = list(refs)
         while pending:
-            _, pending = ray.wait(pending, num_returns=1)
-            log(
-                f"nsrl: pretrain {len(refs) - len(pending)}/{len(refs)} done "
-                f"({time.perf_counter() - start:.0f}s)"
-            )
+            ready, pending = ray.wait(pending, num_returns=1, timeout=60)
+            if ready:
+                done = len(refs) - len(pending)
+                log(f"nsrl: pretrain {done}/{len(refs)} done ({time.perf_counter() - start:.0f}s)")
+                continue
+            for s, _, folder in todo:  # a line per minute: the last finished epoch of each seed
+                progress = _progress_file(folder)
+                if progress.is_file():
+                    row = json.loads(progress.read_text())
+                    log(f"nsrl: pretrain seed {s.seed}: epoch {row['epoch']}/{row['epochs']}, "
+                        f"test MAE {row['mae_px']:.2f} px ({time.perf_counter() - start:.0f}s)")  # fmt: skip
         results = ray.get(refs)
     else:
         results = [pretrain(*a, log=log) for a in todo]
     for (s, _, folder), m in zip(todo, results, strict=True):
+        _progress_file(folder).unlink(missing_ok=True)
         log(
             f"nsrl: pre-trained perception seed {s.seed}: test MAE {m['best']['mae_px']:.2f} px "
             f"(untrained {m['untrained']['mae_px']:.2f} px), best epoch {m['best_epoch']} -> {folder}"
