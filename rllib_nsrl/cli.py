@@ -101,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--model", help="http backend: model name (omitted when not given)")
     e.add_argument("--api-key-env", default="OPENAI_API_KEY", help="http backend: env var holding the key")
     e.add_argument("--timeout", type=_positive(float), default=60.0, help="http backend: seconds per request")
+    e.add_argument(
+        "--gif", type=int, default=0, metavar="STEPS", help="also write rollout.gif: the first STEPS steps (INSIGHT)"
+    )
     e.add_argument("--seed", type=int, default=0)
 
     v = sub.add_parser("validate", help="validate a spec and print it with defaults filled in")
@@ -359,6 +362,7 @@ def cmd_explain(args) -> int:
             backend=backend,
             seed=args.seed,
             max_frames=args.max_frames,
+            gif_steps=args.gif,
         )
     except (ExplainError, HTTPBackendError) as err:
         raise SpecError(str(err)) from None

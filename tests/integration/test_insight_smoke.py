@@ -81,7 +81,7 @@ def test_insight_pong_smoke_trains_perception_neural_and_eql_actors(
     out = tmp_path / "explain"
     proc = subprocess.run(
         [sys.executable, "-m", "rllib_nsrl.cli", "explain", str(run_dir), "--out", str(out),
-         "--decisions", "2", "--max-frames", "2000"],
+         "--decisions", "2", "--max-frames", "2000", "--gif", "30"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -92,6 +92,10 @@ def test_insight_pong_smoke_trains_perception_neural_and_eql_actors(
     assert actions == ["NOOP", "FIRE", "RIGHT", "LEFT", "RIGHTFIRE", "LEFTFIRE"]
     assert 0 <= equations["policy"]["fidelity_pruned_vs_neural"] <= 1
     assert all((out / f"decision_{k}.png").stat().st_size > 1000 for k in (1, 2))
+    from PIL import Image
+
+    with Image.open(out / "rollout.gif") as gif:
+        assert gif.format == "GIF" and gif.n_frames == 30
 
 
 def test_insight_freeway_smoke_has_eleven_object_slots(ray_session, repo_path, tmp_path, monkeypatch):

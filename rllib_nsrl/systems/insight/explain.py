@@ -89,8 +89,16 @@ def load(path: str | Path) -> Loaded:
     env = AtariObjectsEnv({"game": game})
     actions = env.action_meanings
     env.close()
-    return Loaded(module, game, checkpoint, params.get("condition"), params.get("seed"),
-                  OBJECT_SLOTS[game], variable_names(game), actions)  # fmt: skip
+    return Loaded(
+        module,
+        game,
+        checkpoint,
+        params.get("condition"),
+        params.get("seed"),
+        OBJECT_SLOTS[game],
+        variable_names(game),
+        actions,
+    )
 
 
 @torch.no_grad()
@@ -102,8 +110,14 @@ def play_states(loaded: Loaded, episodes: int, seed: int, max_frames: int = 108_
     m = loaded.module
     out = {"obs": [], "objects": [], "eql": [], "neural": [], "game": [], "score": []}
     for game_index in range(episodes):
-        env = AtariObjectsEnv({"game": loaded.game, "episodic_life": False, "clip_rewards": False,
-                               "max_episode_frames": max_frames})  # fmt: skip
+        env = AtariObjectsEnv(
+            {
+                "game": loaded.game,
+                "episodic_life": False,
+                "clip_rewards": False,
+                "max_episode_frames": max_frames,
+            }
+        )
         obs, _ = env.reset(seed=derive_seed(seed, game_index))
         score, done = 0.0, False
         while not done:
@@ -156,9 +170,16 @@ def policy_summary(loaded: Loaded, states: dict, threshold: float, max_terms: in
     equations = []
     for action, expr in zip(loaded.actions, expressions, strict=True):
         shown, rest = summarise(expr, typical, max_terms)
-        equations.append({"action": action, "move": MOVES.get(loaded.game, {}).get(action, action),
-                          "shown": plain(shown), "latex": latex(shown), "terms_left_out": rest,
-                          "full": plain(expr)})  # fmt: skip
+        equations.append(
+            {
+                "action": action,
+                "move": MOVES.get(loaded.game, {}).get(action, action),
+                "shown": plain(shown),
+                "latex": latex(shown),
+                "terms_left_out": rest,
+                "full": plain(expr),
+            }
+        )
     with torch.no_grad():
         greedy_pruned = pruned(m.eql, threshold)(inputs).argmax(-1).numpy()
         greedy_full = m.eql(inputs).argmax(-1).numpy()
@@ -227,6 +248,31 @@ def draw(obs: np.ndarray, objects: np.ndarray, slots, title: str, path: Path) ->
     plt.close(fig)
 
 
+def write_gif(loaded: Loaded, states: dict, path: Path, steps: int = 200, scale: int = 3) -> Path:
+    """An animated rollout of the first played game: newest frame, perceived boxes and names, action."""
+    from PIL import Image, ImageDraw
+
+    frames = []
+    size = states["obs"].shape[-1] * scale
+    for obs, objects, action in list(zip(states["obs"], states["objects"], states["eql"], strict=True))[
+        :steps
+    ]:
+        image = Image.fromarray(obs[-1]).resize((size, size), Image.NEAREST).convert("RGB")
+        pen = ImageDraw.Draw(image)
+        for name, (exist, x, y, w, h) in zip(loaded.slots, objects[:, -1], strict=True):
+            if exist <= 0:
+                continue
+            cx, cy = x * size, y * size
+            bw, bh = max(w * size, 4) / 2, max(h * size, 4) / 2
+            pen.rectangle([cx - bw, cy - bh, cx + bw, cy + bh], outline=(255, 60, 60))
+            pen.text((cx - bw, cy - bh - 11), name, fill=(255, 230, 0))
+        move = MOVES.get(loaded.game, {}).get(loaded.actions[action], loaded.actions[action])
+        pen.text((4, size - 14), f"EQL: {move}", fill=(80, 255, 80))
+        frames.append(image)
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=66, loop=0)
+    return path
+
+
 def explain(
     path: str | Path,
     out: str | Path | None = None,
@@ -238,6 +284,7 @@ def explain(
     backend=None,
     seed: int = 0,
     max_frames: int = 108_000,
+    gif_steps: int = 0,
     log=print,
 ) -> list[Path]:
     """Write the explanation report of the trained policy at `path`; return the files written."""
@@ -249,8 +296,10 @@ def explain(
     target.mkdir(parents=True, exist_ok=True)
     log(f"nsrl: explaining {loaded.checkpoint} ({loaded.game}, {loaded.condition or '?'} seed {loaded.seed})")
     states = play_states(loaded, episodes, seed, max_frames)
-    log(f"nsrl: played {episodes} game(s) with the EQL actor: scores {states['score'].tolist()}, "
-        f"{len(states['eql'])} states")  # fmt: skip
+    log(
+        f"nsrl: played {episodes} game(s) with the EQL actor: scores {states['score'].tolist()}, "
+        f"{len(states['eql'])} states"
+    )
     policy = policy_summary(loaded, states, threshold, max_terms)
     picks = np.linspace(0, len(states["eql"]) - 1, num=min(decisions, len(states["eql"])) + 2)[1:-1].astype(
         int
@@ -277,6 +326,17 @@ def explain(
     shown = [{k: v for k, v in d.items() if k not in ("inputs", "gradients")} for d in chosen]
     files[1].write_text(json.dumps({"policy": policy, "decisions": shown}, indent=2))
     files += [target / d["image"] for d in chosen]
+    if gif_steps:
+        first = states["game"] == 0
+        files.append(
+            write_gif(
+                loaded,
+                {k: v[first] for k, v in states.items() if k != "score"},
+                target / "rollout.gif",
+                gif_steps,
+            )
+        )
+        log(f"nsrl: wrote {files[-1]}")
     for f in files[:2]:
         log(f"nsrl: wrote {f}")
     return files
