@@ -102,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--api-key-env", default="OPENAI_API_KEY", help="http backend: env var holding the key")
     e.add_argument("--timeout", type=_positive(float), default=60.0, help="http backend: seconds per request")
     e.add_argument(
-        "--gif", type=int, default=0, metavar="STEPS", help="also write rollout.gif: the first STEPS steps (INSIGHT)"
+        "--gif", type=int, default=0, metavar="STEPS", help="also write rollout.gif of STEPS steps (INSIGHT)"
     )
     e.add_argument("--seed", type=int, default=0)
 
