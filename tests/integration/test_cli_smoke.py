@@ -1,6 +1,8 @@
 """Every spec in tune_configs/ runs with --smoke through real Tune, and `nsrl analyze` reads it back."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -44,6 +46,21 @@ def test_quickstart_smoke_run_and_analysis(ray_session, repo_path, tmp_path):
     # analysing again into another folder works from the experiment directory alone
     assert main(["analyze", str(run_dir), "--out", str(tmp_path / "again")]) == 0
     assert (tmp_path / "again" / "negative_ratio.png").exists()
+
+    # a fresh process restores the Algorithm from a checkpoint with no registration step, and acts
+    checkpoint = max(run_dir.glob("SymDQN-AF_seed0_*/checkpoint_*"))
+    code = (
+        "from ray.rllib.algorithms.algorithm import Algorithm\n"
+        "import numpy as np, torch\n"
+        f"algo = Algorithm.from_checkpoint({str(checkpoint)!r})\n"
+        "out = algo.get_module().forward_inference({'obs': torch.rand(1, 50, 50, 3)})\n"
+        "print('ACTION', int(out['actions'][0]))\n"
+        "algo.stop()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert proc.returncode == 0 and "ACTION " in proc.stdout, proc.stderr[-3000:]
 
     # `nsrl explain` on the SymDQN(AF) trial: labels, predicted rewards, the filter and Q-values per decision
     assert main(["explain", str(run_dir), "--out", str(tmp_path / "explain"), "--episodes", "1"]) == 0
