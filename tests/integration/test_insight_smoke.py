@@ -94,8 +94,8 @@ def test_insight_pong_smoke_trains_perception_neural_and_eql_actors(
     assert all((out / f"decision_{k}.png").stat().st_size > 1000 for k in (1, 2))
     from PIL import Image
 
-    with Image.open(out / "rollout.gif") as gif:
-        assert gif.format == "GIF" and gif.n_frames == 30
+    with Image.open(out / "rollout.gif") as gif:  # 30 steps; PIL merges identical consecutive frames
+        assert gif.format == "GIF" and 1 < gif.n_frames <= 30 and gif.size == (252, 252)
 
 
 def test_insight_freeway_smoke_has_eleven_object_slots(ray_session, repo_path, tmp_path, monkeypatch):

@@ -210,24 +210,9 @@ def collect(settings: DataSettings, root: str | Path, *, log=_log) -> Path:
             jobs.append((task, shard, size, f"task_{task}/part-{shard:03d}.parquet"))
     start = time.perf_counter()
     args = [(settings, task, shard, size, str(folder / rel)) for task, shard, size, rel in jobs]
-    import ray
+    from rllib_nsrl.experiments.parallel import map_tasks
 
-    def progress(done_jobs: int) -> None:
-        log(f"nsrl: collect {done_jobs}/{len(jobs)} shards done ({time.perf_counter() - start:.0f}s)")
-
-    if ray.is_initialized():
-        remote = ray.remote(num_cpus=1)(collect_shard)
-        refs = [remote.remote(*a) for a in args]
-        pending = list(refs)
-        while pending:  # one line per finished shard: collection takes minutes
-            finished, pending = ray.wait(pending, num_returns=1)
-            progress(len(refs) - len(pending))
-        stats = ray.get(refs)
-    else:
-        stats = []
-        for a in args:
-            stats.append(collect_shard(*a))
-            progress(len(stats))
+    stats = map_tasks(collect_shard, args, label="collect: shards", log=log)
     by_task: dict[int, list] = {t: [] for t in todo}
     for (task, _, _, rel), s in zip(jobs, stats, strict=True):
         by_task[task].append((rel, s))

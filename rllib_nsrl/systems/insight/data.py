@@ -152,26 +152,9 @@ def collect(settings: DataSettings, root: str | Path, *, log=_log) -> Path:
     args = [(settings, split, s, n, str(folder / split / f"part-{s:03d}.parquet")) for split, s, n in jobs]
     start = time.perf_counter()
 
-    def progress(done: int) -> None:
-        log(
-            f"nsrl: collect {settings.game} {done}/{len(jobs)} shards done "
-            f"({time.perf_counter() - start:.0f}s)"
-        )
+    from rllib_nsrl.experiments.parallel import map_tasks
 
-    import ray
-
-    if ray.is_initialized():
-        refs = [ray.remote(num_cpus=1)(collect_shard).remote(*a) for a in args]
-        pending = list(refs)
-        while pending:
-            _, pending = ray.wait(pending, num_returns=1)
-            progress(len(refs) - len(pending))
-        stats = ray.get(refs)
-    else:
-        stats = []
-        for a in args:
-            stats.append(collect_shard(*a))
-            progress(len(stats))
+    stats = map_tasks(collect_shard, args, label=f"collect {settings.game}: shards", log=log)
     slots = OBJECT_SLOTS[settings.game]
     splits = {}
     for split in SPLITS:

@@ -159,8 +159,6 @@ def weights_template(data_folder: str | Path, settings: PretrainSettings) -> str
 def ensure_pretrained(data_folder: str | Path, runs: list[PretrainSettings], log=print) -> dict[int, str]:
     """Seed → weights file for every settings in `runs`: reused when complete, else trained (Ray tasks
     when Ray is up, in parallel, one CPU each)."""
-    import ray
-
     todo, out = [], {}
     for s in runs:
         folder = pretrain_folder(data_folder, s)
@@ -176,24 +174,20 @@ def ensure_pretrained(data_folder: str | Path, runs: list[PretrainSettings], log
     log(
         f"nsrl: pre-training perception for seeds {[s.seed for s, _, _ in todo]} ({todo[0][0].epochs} epochs)"
     )
-    if ray.is_initialized():
-        refs = [ray.remote(num_cpus=1)(pretrain).remote(*a) for a in todo]
-        pending = list(refs)
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1, timeout=60)
-            if ready:
-                done = len(refs) - len(pending)
-                log(f"nsrl: pretrain {done}/{len(refs)} done ({time.perf_counter() - start:.0f}s)")
-                continue
-            for s, _, folder in todo:  # a line per minute: the last finished epoch of each seed
-                progress = _progress_file(folder)
-                if progress.is_file():
-                    row = json.loads(progress.read_text())
-                    log(f"nsrl: pretrain seed {s.seed}: epoch {row['epoch']}/{row['epochs']}, "
-                        f"test MAE {row['mae_px']:.2f} px ({time.perf_counter() - start:.0f}s)")  # fmt: skip
-        results = ray.get(refs)
-    else:
-        results = [pretrain(*a, log=log) for a in todo]
+
+    def heartbeat() -> None:  # the last finished epoch of each seed, once a minute
+        for s, _, folder in todo:
+            progress = _progress_file(folder)
+            if progress.is_file():
+                row = json.loads(progress.read_text())
+                log(
+                    f"nsrl: pretrain seed {s.seed}: epoch {row['epoch']}/{row['epochs']}, "
+                    f"test MAE {row['mae_px']:.2f} px ({time.perf_counter() - start:.0f}s)"
+                )
+
+    from rllib_nsrl.experiments.parallel import map_tasks
+
+    results = map_tasks(pretrain, todo, label="pretrain", log=log, heartbeat=heartbeat)
     for (s, _, folder), m in zip(todo, results, strict=True):
         _progress_file(folder).unlink(missing_ok=True)
         log(
