@@ -1,16 +1,18 @@
-"""AtariObjectsEnv and its RAM teacher (INSIGHT, the INSIGHT paper). Needs the optional `insight` extra."""
+"""AtariObjectsEnv and its RAM teacher (INSIGHT, the INSIGHT paper).
+
+Needs the `insight` extra (ale-py, opencv, OCAtari as the oracle), which the README's test command installs:
+a missing extra fails these tests rather than skipping them."""
 
 import warnings
 
+import ale_py  # noqa: F401  (the extra must be there: fail, never skip)
+import cv2  # noqa: F401
 import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-pytest.importorskip("ale_py")
-pytest.importorskip("cv2")
-
-from rllib_nsrl.envs.atari import (  # noqa: E402
+from rllib_nsrl.envs.atari import (
     ENV_ID,
     INFO_GAME_OVER,
     INFO_OBJECTS,
@@ -32,7 +34,7 @@ PLAIN = {"noop_max": 0, "fire_reset": False, "episodic_life": False, "clip_rewar
 
 
 def _ocatari(game, **kwargs):
-    core = pytest.importorskip("ocatari.core")
+    import ocatari.core as core
     # create_buffer_stacks: a fresh list, since OCAtari's default list is shared and grows per instance
     return core.OCAtari(f"{game}NoFrameskip-v4", mode="ram", hud=False, obs_mode="ori",
                         create_buffer_stacks=[], **kwargs)  # fmt: skip
