@@ -2,7 +2,7 @@
 
 Files: `curves.csv` (condition, seed, iteration, env steps, every evaluation metric), `summary.csv` /
 `summary.md` (the last evaluation of each trial: mean ± sd and IQM [95 % CI] over seeds), `returns.png`
-(neural and EQL scores over env steps, mean over seeds per condition), `pretrain.csv` / `pretrain.md`
+(neural and EQL scores over env steps, mean ± sd over seeds per condition), `pretrain.csv` / `pretrain.md`
 (per seed: the pre-trained perception's coordinate MAE in pixels on the test split, per slot, against
 the untrained network's; read from the pre-training's `metrics.json` when it is still there),
 `at_steps.md` (mean ± sd and IQM of each return at a quarter, half and all of the budget: the evaluation
@@ -114,9 +114,12 @@ def write_insight_report(trials, spec: dict, out: Path) -> list[Path]:
         if metric not in long:
             continue
         for condition, group in long.groupby("condition", sort=False):
-            mean = group.groupby("env_steps")[metric].mean()
-            if mean.notna().any():
-                ax.plot(mean.index, mean.values, marker="o", label=condition)
+            stats = group.groupby("env_steps")[metric].agg(["mean", "std"])
+            if stats["mean"].notna().any():
+                (line,) = ax.plot(stats.index, stats["mean"], marker="o", label=condition)
+                band = stats["std"].fillna(0.0)  # ± sd over seeds
+                ax.fill_between(stats.index, stats["mean"] - band, stats["mean"] + band, alpha=0.2,
+                                color=line.get_color())  # fmt: skip
         ax.set_title(f"{game} {title}")
         ax.set_xlabel("env steps")
     axes[0].set_ylabel("game score")
