@@ -173,17 +173,36 @@ def cmd_run(args) -> int:
 
     Exit code 1 if a trial failed, 130 if interrupted (the `--resume` command is printed), else 0.
     """
-    from rllib_nsrl.experiments.cluster import Location, check_address, check_resources
+    from rllib_nsrl.experiments.cluster import Location, check_address
     from rllib_nsrl.experiments.spec import load_spec
+    from rllib_nsrl.experiments.storage import RunLock, check_local_storage, check_run_name
 
     spec = load_spec(args.spec, smoke=args.smoke)
-    name = args.name or (spec["name"] + ("_smoke" if args.smoke else ""))
+    smoke = "_smoke" if args.smoke else ""
+    name = check_run_name(args.name, "--name") if args.name else spec["name"] + smoke
     storage = Location.parse(args.storage)
+    if storage.local:
+        check_local_storage(storage.path)
     exp = storage.child(name)
+    lock = RunLock(exp.path) if storage.local else None
+    if lock is not None:
+        lock.check()  # another live `nsrl run` on this directory: say so before anything else
     repair = _check_run_dir(spec, exp, args)
     if args.address:
         check_address(args.address)
+    if lock is not None:
+        lock.acquire()
+    try:
+        return _run_locked(args, spec, name, storage, exp, repair)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_locked(args, spec, name, storage, exp, repair) -> int:
+    """The part of `nsrl run` after the checks, with the run directory locked."""
     from rllib_nsrl.experiments import runner
+    from rllib_nsrl.experiments.cluster import check_resources
 
     runner.connect(args.address)
     plan = runner.make_plan(spec)

@@ -28,6 +28,15 @@ def _distinct_seeds(seeds: list[int]) -> list[int]:
 Seed = Annotated[int, spec_field(ge=0, le=MAX_SEED)]
 
 
+def _safe_name(name: str) -> str:
+    from rllib_nsrl.experiments.storage import name_problem
+
+    problem = name_problem(name)
+    if problem:
+        raise ValueError(problem)
+    return name
+
+
 class Resources(SpecModel):
     """Ray resources each trial asks for, and how many trials run at once."""
 
@@ -52,7 +61,9 @@ class Checkpoint(SpecModel):
 class CommonSpec(SpecModel):
     """The top-level keys of every spec; a kind's model subclasses it and adds its own."""
 
-    name: str = spec_field(help="experiment name: the run directory under --storage", min_length=1)
+    name: Annotated[str, AfterValidator(_safe_name)] = spec_field(
+        help="experiment name: the run directory under --storage (one folder name)", min_length=1
+    )
     kind: str = spec_field(help="experiment kind (`nsrl spec` lists them)")
     description: str = spec_field("", "free text")
     seeds: Annotated[list[Seed], AfterValidator(_distinct_seeds)] = spec_field(

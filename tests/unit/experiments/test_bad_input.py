@@ -96,6 +96,13 @@ CASES = [
         "(data.collect is false); make it with `nsrl collect` on this spec",
     ),
     ("L½ threshold zero", with_(INSIGHT, insight__l_half_a=0), "insight.l_half_a: must be > 0"),
+    ("name climbs out", with_(BASE, name="../escape"), "name: '../escape' must be a single folder name"),
+    ("name with a slash", with_(BASE, name="a/b"), "name: 'a/b' must be a single folder name"),
+    ("absolute name", with_(BASE, name="/tmp/x"), "name: '/tmp/x' must be a single folder name"),
+    ("hidden name", with_(BASE, name=".hidden"), "name: '.hidden' must be a single folder name"),
+    ("name with a control character", with_(BASE, name="a\tb"), "name: 'a\\tb' must be a single folder name"),
+    ("name with NUL", with_(BASE, name="a\x00b"), "must be a single folder name"),
+    ("over-long name", with_(BASE, name="n" * 200), "name: is 200 characters long; at most 128"),
 ]
 
 
@@ -352,3 +359,42 @@ def test_insight_without_the_atari_extra_names_the_pip_install(tmp_path):
     err = proc.stderr.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert err.endswith("kind: insight needs the Atari extra (ale-py, opencv): pip install -e '.[insight]'")
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "/abs", ".", "..", "-rf", "a b", "x" * 129])
+def test_unsafe_run_names_are_refused_before_anything_is_written(tmp_path, capsys, name):
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(BASE))
+    code, err = run_cli(["run", str(path), "--storage", str(tmp_path / "runs"), f"--name={name}"], capsys)
+    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("nsrl: error: --name: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml"]
+
+
+def test_storage_that_is_a_file_or_under_a_file_is_refused(tmp_path, capsys):
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(BASE))
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    code, err = run_cli(["run", str(path), "--storage", str(blocker)], capsys)
+    assert code == 2 and err == f"nsrl: error: --storage: {blocker} is a file, not a directory"
+    code, err = run_cli(["run", str(path), "--storage", str(blocker / "runs")], capsys)
+    assert code == 2
+    assert err == f"nsrl: error: --storage: cannot create {blocker / 'runs'}: {blocker} is a file"
+    assert blocker.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["afile", "spec.yaml"]
+
+
+def test_a_run_directory_in_use_is_refused(tmp_path, capsys):
+    """Another live `nsrl run` holds the run directory's lock: the second one stops before Ray starts."""
+    import os
+    import socket
+
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(BASE))
+    run_dir = tmp_path / "runs" / "t"
+    run_dir.mkdir(parents=True)
+    owner = {"pid": os.getppid(), "host": socket.gethostname(), "since": "2026-12-07 10:00:00"}
+    (run_dir / ".nsrl.lock").write_text(json.dumps(owner))
+    code, err = run_cli(["run", str(path), "--storage", str(tmp_path / "runs")], capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert f"in use by another nsrl run (pid {os.getppid()} on {socket.gethostname()}" in err
+    assert json.loads((run_dir / ".nsrl.lock").read_text()) == owner  # the owner's lock is untouched
