@@ -251,7 +251,10 @@ def cmd_analyze(args) -> int:
     """`nsrl analyze`: write tables and plots of a run directory (a URI is analysed from a local copy)."""
     from rllib_nsrl.analysis.report import analyze
     from rllib_nsrl.experiments.cluster import Location, is_uri
+    from rllib_nsrl.experiments.storage import check_local_storage
 
+    if args.out:
+        check_local_storage(args.out, "--out")
     if not is_uri(args.run_dir):
         written = analyze(Path(args.run_dir), Path(args.out) if args.out else None)
     else:  # a URI: analyse a local copy of the results (no checkpoints); write back next to them
@@ -284,6 +287,9 @@ def cmd_collect(args) -> int:
     kind = get_kind(spec["kind"])
     if kind.collect is None:
         raise SpecError(f"{args.spec}: kind: {spec['kind']!r} has no datasets to collect")
+    from rllib_nsrl.experiments.storage import check_local_storage
+
+    check_local_storage(args.out or spec["data"]["dir"], "--out" if args.out else "data.dir")
     if args.address:
         from rllib_nsrl.experiments.cluster import check_address
 

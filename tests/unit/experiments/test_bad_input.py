@@ -398,3 +398,15 @@ def test_a_run_directory_in_use_is_refused(tmp_path, capsys):
     assert code == 2 and len(err.splitlines()) == 1
     assert f"in use by another nsrl run (pid {os.getppid()} on {socket.gethostname()}" in err
     assert json.loads((run_dir / ".nsrl.lock").read_text()) == owner  # the owner's lock is untouched
+
+
+def test_out_paths_that_are_files_are_refused(tmp_path, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    code, err = run_cli(["analyze", str(tmp_path), "--out", str(blocker)], capsys)
+    assert code == 2 and err == f"nsrl: error: --out: {blocker} is a file, not a directory"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(INSIGHT))
+    code, err = run_cli(["collect", str(spec), "--out", str(blocker / "data")], capsys)
+    assert code == 2 and err == f"nsrl: error: --out: cannot create {blocker / 'data'}: {blocker} is a file"
+    assert blocker.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["afile", "spec.yaml"]
