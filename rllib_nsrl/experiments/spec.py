@@ -75,13 +75,40 @@ class CommonSpec(SpecModel):
     smoke: dict[str, Any] = spec_field({}, "keys merged on top with --smoke (besides the kind's own)")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a key given twice in one mapping is an error (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: let PyYAML report it
+                continue
+            if first != key_node.start_mark.line + 1:
+                raise SpecError(f"key {key!r} given twice (lines {first} and {key_node.start_mark.line + 1})")
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: str | os.PathLike) -> dict:
-    """The top-level mapping of a YAML file; a malformed file is a `SpecError` naming file and line."""
+    """The top-level mapping of a YAML file; a malformed file is a `SpecError` naming file and line.
+
+    Refused besides malformed YAML: a file that is not UTF-8 text, a key given twice in one mapping, and
+    nesting too deep to read."""
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"{path}: spec file not found")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise SpecError(f"{path}: not UTF-8 text (byte {err.start}); a spec is a YAML text file") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506  (a SafeLoader subclass)
+    except SpecError as err:
+        raise SpecError(f"{path}: {err}") from None
+    except RecursionError:
+        raise SpecError(f"{path}: nested too deeply to be a spec") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)

@@ -410,3 +410,23 @@ def test_out_paths_that_are_files_are_refused(tmp_path, capsys):
     code, err = run_cli(["collect", str(spec), "--out", str(blocker / "data")], capsys)
     assert code == 2 and err == f"nsrl: error: --out: cannot create {blocker / 'data'}: {blocker} is a file"
     assert blocker.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["afile", "spec.yaml"]
+
+
+@pytest.mark.parametrize(
+    "label, content, expected",
+    [
+        ("duplicate top key", b"name: t\nkind: symdqn\nname: u\n", "key 'name' given twice (lines 1 and 3)"),
+        ("duplicate nested key", b"name: t\nkind: symdqn\ndqn:\n  lr: 0.1\n  lr: 0.2\n",
+         "key 'lr' given twice (lines 4 and 5)"),
+        ("not UTF-8", b"name: t\nkind: symdqn\ndescription: \xff\xfe\n", "not UTF-8 text (byte 34)"),
+        ("binary file", bytes(range(256)), "not UTF-8 text"),
+        ("nested too deeply", b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n", "nested too deeply to be a spec"),
+    ],
+    ids=lambda v: v if isinstance(v, str) and len(v) < 30 else None,
+)
+def test_unreadable_spec_files_are_one_line(tmp_path, capsys, label, content, expected):
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(content)
+    code, err = run_cli(["validate", str(path)], capsys)
+    assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith(f"nsrl: error: {path}") and expected in err, err
