@@ -105,3 +105,14 @@ def test_insight_freeway_smoke_has_eleven_object_slots(ray_session, repo_path, t
     frame = trials["INSIGHT"]
     assert {"insight/mae_px_chicken", "insight/mae_px_car10"} <= set(frame.columns)
     assert frame["insight/eql_return"].dropna().between(0, 40).all()
+
+
+def test_nsrl_collect_makes_the_insight_dataset_alone(ray_session, repo_path, tmp_path, capsys):
+    spec_path = str(Path(repo_path) / "tune_configs" / "insight_freeway.yaml")
+    assert main(["collect", spec_path, "--smoke", "--out", str(tmp_path / "data")]) == 0
+    (folder,) = (tmp_path / "data").iterdir()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["game"] == "Freeway" and len(manifest["slots"]) == 11
+    out = capsys.readouterr().out
+    assert "nsrl: train: 192 frames from" in out and "objects seen: chicken" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # nothing else written
