@@ -75,6 +75,20 @@ def wait_for(condition, what: str, timeout_s: float = 300, poll_s: float = 0.05,
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def quiet(trial_dir: Path, seconds: float):
+    """A `wait_for` condition: true once the trial's result.json has not changed for `seconds`."""
+    state = {"text": None, "since": time.monotonic()}
+
+    def check() -> bool:
+        file = trial_dir / "result.json"
+        text = file.read_text() if file.exists() else ""
+        if text != state["text"]:
+            state["text"], state["since"] = text, time.monotonic()
+        return time.monotonic() - state["since"] >= seconds
+
+    return check
+
+
 def first_restart(trial_rows: list[dict]) -> dict | None:
     """The first row reported by a different process than the one before it (a restarted trial)."""
     for before, row in zip(trial_rows, trial_rows[1:], strict=False):
@@ -233,8 +247,11 @@ def test_lost_worker_node_trials_are_rescheduled_and_complete(loopback, tmp_path
 
         victim, victim_pid = wait_for(trial_reporting_on_worker, "a checkpointed trial on the worker",
                                       proc=driver, poll_s=0.2)  # fmt: skip
-        # Freeze the victim so it cannot finish before its node goes, however slow the removal is.
+        # Freeze the victim so it cannot finish before its node goes, however slow the removal is; then
+        # let the driver log every result the victim sent before it froze (none may be in flight when the
+        # node dies): its result.json must stay the same for 3 s while the victim cannot write.
         os.kill(victim_pid, signal.SIGSTOP)
+        wait_for(quiet(run_dir / victim, 3.0), "the victim's results to be logged", proc=driver, poll_s=0.2)
         assert not any(r.get("done") for r in rows(run_dir / victim))
         assert loopback.remove_worker() == worker
         try:
