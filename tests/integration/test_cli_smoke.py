@@ -50,8 +50,9 @@ def test_quickstart_smoke_run_and_analysis(ray_session, repo_path, tmp_path):
     # a fresh process restores the Algorithm from a checkpoint with no registration step, and acts
     checkpoint = max(run_dir.glob("SymDQN-AF_seed0_*/checkpoint_*"))
     code = (
+        "import ray, torch\n"
         "from ray.rllib.algorithms.algorithm import Algorithm\n"
-        "import numpy as np, torch\n"
+        "ray.init(address='local', num_cpus=1, include_dashboard=False)  # never another running cluster\n"
         f"algo = Algorithm.from_checkpoint({str(checkpoint)!r})\n"
         "out = algo.get_module().forward_inference({'obs': torch.rand(1, 50, 50, 3)})\n"
         "print('ACTION', int(out['actions'][0]))\n"

@@ -225,9 +225,10 @@ def test_lost_worker_node_trials_are_rescheduled_and_complete(loopback, tmp_path
 
     worker = loopback.add_worker()
     try:
-        # Slower epochs than the other tests: the state API takes a while to name a trial's node.
+        # Slower epochs than the other tests (≈ 1 s each): the state API takes a while to name a trial's
+        # node, and under load a fast trial could finish before it is seen on the worker.
         spec = write_spec(
-            tmp_path, modes=["individual", "lifelong"], training={**SPEC["training"], "batches_per_epoch": 20}
+            tmp_path, modes=["individual", "lifelong"], training={**SPEC["training"], "batches_per_epoch": 80}
         )
         run_dir = tmp_path / "runs" / "faults"
         log = tmp_path / "run.log"
