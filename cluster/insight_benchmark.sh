@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The INSIGHT benchmark runs (docs/systems/insight.md, "Our measurements"), one after another, each resumed
+# when its run directory already exists. Long: start it with
+#   nohup cluster/insight_benchmark.sh [STORAGE] > STORAGE/insight_bench.log 2>&1 &
+# and start it again after any interruption. Refresh the committed tables with
+#   nsrl analyze STORAGE/insight_freeway --out docs/results/insight_freeway
+set -u
+cd "$(dirname "$0")/.."
+storage=${1:-runs}
+for spec in insight_freeway insight_pong_budget; do
+  if [ -f "$storage/$spec/nsrl_spec.json" ]; then
+    nsrl run "tune_configs/$spec.yaml" --storage "$storage" --resume || exit $?
+  else
+    nsrl run "tune_configs/$spec.yaml" --storage "$storage" || exit $?
+  fi
+done
