@@ -141,7 +141,7 @@ def collect(settings: DataSettings, root: str | Path, *, log=_log) -> Path:
     A complete dataset (manifest present) is never rewritten: `FileExistsError`."""
     from rllib_nsrl.envs.atari import OBJECT_SLOTS
 
-    folder = Path(root).resolve() / settings.key
+    folder = settings.folder(root)
     if read_manifest(folder) is not None:
         raise FileExistsError(f"{folder} is complete; remove it to collect again")
     if folder.exists():
@@ -190,7 +190,7 @@ def collect(settings: DataSettings, root: str | Path, *, log=_log) -> Path:
 
 def ensure_dataset(settings: DataSettings, root: str | Path, *, log=_log) -> Path:
     """The dataset folder for ``settings`` under ``root``: reused when complete, else collected."""
-    folder = Path(root).resolve() / settings.key
+    folder = settings.folder(root)
     if read_manifest(folder) is not None:
         log(f"nsrl: reusing perception data {folder}")
         return folder

@@ -49,6 +49,7 @@ def explain_symdqn(
 
     from rllib_nsrl.envs.shapes_grid import ShapesGridEnv
     from rllib_nsrl.seeding import derive_seed
+    from rllib_nsrl.symbolic.grid_dynamics import next_cells
 
     module = _load(checkpoint, params)
     module.eval()
@@ -105,8 +106,6 @@ def explain_symdqn(
     for k, i in enumerate(picks, start=1):
         s = states[i]
         agent = int(np.argmax(s["probs"][:, agent_label]))
-        from rllib_nsrl.symbolic.grid_dynamics import next_cells
-
         cells = next_cells(torch.tensor([agent]))[0].tolist()
         rows = []
         for a, cell in enumerate(cells):
