@@ -4,7 +4,8 @@ Badreddine & Spranger 2019).
 The agent (`+`) walks a 5×5 grid of 10 px cells rendered as a 50×50×3 float image in [0, 1].
 Entering a cell consumes its shape and yields that shape's reward (default: cross +1, circle −1,
 square 0). The episode terminates when every positive-reward shape is consumed and is truncated
-after `max_steps` (50) steps.
+after `max_steps` (50) steps. Shapes are drawn as the reference code draws them (`glyphs: paper`:
+anti-aliased 2 px strokes filling the cell) or as small binary 1 px shapes (`glyphs: simple`).
 
 `info` carries what evaluation needs: the symbolic grid, the maximum obtainable return of the
 episode (sum of positive rewards present at reset) and the shapes consumed by type, from which the
@@ -14,6 +15,7 @@ present) are computed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
 import gymnasium as gym
@@ -42,7 +44,7 @@ DEFAULT_REWARDS = {"cross": 1.0, "circle": -1.0, "square": 0.0}
 
 
 def _glyphs() -> np.ndarray:
-    """Boolean 10×10 masks indexed by cell code: [5, 10, 10]."""
+    """The `simple` glyph set: boolean 10×10 masks indexed by cell code, [5, 10, 10]; small 1 px shapes."""
     g = np.zeros((5, CELL, CELL), dtype=bool)
     idx = np.arange(CELL)
     g[AGENT, 4:6, 1:9] = True  # "+": thick horizontal and vertical bars
@@ -58,6 +60,49 @@ def _glyphs() -> np.ndarray:
 
 
 GLYPHS = _glyphs()
+STROKE = 2.0  # paper glyphs: stroke width in pixels
+SUPERSAMPLE = 8  # paper glyphs: coverage samples per pixel side
+
+
+def _paper_glyphs() -> np.ndarray:
+    """The `paper` glyph set: anti-aliasing alphas in [0, 1] indexed by cell code, [5, 10, 10].
+
+    Like the reference code's images, each shape fills the whole cell with strokes `STROKE` px wide:
+    `+` bars from edge to edge, `×` diagonals from corner to corner, a ring whose outer edge touches the
+    midpoints of the cell's sides, a square outline lying on the cell's border. A pixel's alpha is the
+    fraction of its `SUPERSAMPLE`² sample points inside the stroke.
+    """
+    half = STROKE / 2
+    mid = CELL / 2
+    c = (np.arange(CELL * SUPERSAMPLE) + 0.5) / SUPERSAMPLE  # sample coordinates in pixels
+    y, x = np.meshgrid(c, c, indexing="ij")
+    inside = np.zeros((5, *y.shape), dtype=bool)
+    inside[AGENT] = (np.abs(y - mid) <= half) | (np.abs(x - mid) <= half)
+    diagonal = np.abs(y - x) / np.sqrt(2) <= half
+    anti_diagonal = np.abs(y + x - CELL) / np.sqrt(2) <= half
+    inside[CROSS] = diagonal | anti_diagonal
+    r = np.hypot(y - mid, x - mid)
+    inside[CIRCLE] = (r >= mid - STROKE) & (r <= mid)
+    to_border = np.minimum(np.minimum(y, CELL - y), np.minimum(x, CELL - x))
+    inside[SQUARE] = to_border <= STROKE
+    samples = inside.reshape(5, CELL, SUPERSAMPLE, CELL, SUPERSAMPLE)
+    return samples.mean(axis=(2, 4))
+
+
+GLYPH_SETS: dict[str, np.ndarray] = {"paper": _paper_glyphs(), "simple": GLYPHS.astype(np.float64)}
+
+
+@functools.cache
+def cell_images(glyphs: str, colors: str) -> np.ndarray:
+    """Image of each cell code, alpha-blended onto the scheme's background: [5, 10, 10, 3] float32 in [0, 1].
+
+    Computed once per (glyph set, colour scheme) and shared read-only by every env of the process.
+    """
+    bg, fg = (np.asarray(c, dtype=np.float64) for c in COLOR_SCHEMES[colors])
+    alpha = GLYPH_SETS[glyphs][..., None]
+    cells = np.clip(alpha * fg + (1.0 - alpha) * bg, 0.0, 1.0).astype(np.float32)
+    cells.flags.writeable = False
+    return cells
 
 
 class ShapesGridEnv(gym.Env):
@@ -66,6 +111,8 @@ class ShapesGridEnv(gym.Env):
     Args (all optional, via the env config dict):
         rewards: reward per shape name, e.g. ``{"cross": 1, "circle": -1, "square": 0}``.
         colors: one of ``COLOR_SCHEMES`` (black_white, red_blue, blue_red).
+        glyphs: ``"paper"`` (default: anti-aliased shapes filling the cell, as the reference code draws
+            them) or ``"simple"`` (small 1 px binary shapes, this package's first rendering).
         min_shapes / max_shapes: number of shapes placed at reset (paper: 18 → 6 empty cells).
         max_steps: truncation limit (50).
         layout: optional fixed layout, 5 strings of 5 chars from ``. A O X S``.
@@ -83,6 +130,7 @@ class ShapesGridEnv(gym.Env):
         cfg = dict(config or {})
         rewards = {**DEFAULT_REWARDS, **cfg.pop("rewards", {})}
         self.colors = cfg.pop("colors", "black_white")
+        self.glyphs = cfg.pop("glyphs", "paper")
         self.min_shapes = int(cfg.pop("min_shapes", 18))
         self.max_shapes = int(cfg.pop("max_shapes", 18))
         self.max_steps = int(cfg.pop("max_steps", 50))
@@ -100,6 +148,10 @@ class ShapesGridEnv(gym.Env):
             raise ValueError(
                 f"ShapesGridEnv: colors must be one of {sorted(COLOR_SCHEMES)}, got {self.colors!r}"
             )
+        if self.glyphs not in GLYPH_SETS:
+            raise ValueError(
+                f"ShapesGridEnv: glyphs must be one of {sorted(GLYPH_SETS)}, got {self.glyphs!r}"
+            )
         if not 1 <= self.min_shapes <= self.max_shapes <= GRID * GRID - 1:
             raise ValueError("ShapesGridEnv: need 1 <= min_shapes <= max_shapes <= 24")
         if self.max_steps < 1:
@@ -115,9 +167,7 @@ class ShapesGridEnv(gym.Env):
         if self.layout is not None and not np.isin(self.layout, self.positive_codes).any():
             raise ValueError("ShapesGridEnv: layout has no positive-reward shape")
 
-        bg, fg = COLOR_SCHEMES[self.colors]
-        self._bg = np.asarray(bg, dtype=np.float32)
-        self._fg = np.asarray(fg, dtype=np.float32)
+        self._cells = cell_images(self.glyphs, self.colors)  # [5, 10, 10, 3]
         self.render_mode = render_mode
         self.observation_space = gym.spaces.Box(0.0, 1.0, (SIZE, SIZE, 3), np.float32)
         self.action_space = gym.spaces.Discrete(4)
@@ -173,10 +223,9 @@ class ShapesGridEnv(gym.Env):
 
     # ------------------------------------------------------------------ helpers
     def render_observation(self) -> np.ndarray:
-        """The grid as a [50, 50, 3] float32 image (vectorised glyph lookup)."""
-        mask = GLYPHS[self.grid]  # [5, 5, 10, 10]
-        mask = mask.transpose(0, 2, 1, 3).reshape(SIZE, SIZE)
-        return np.where(mask[..., None], self._fg, self._bg).astype(np.float32)
+        """The grid as a [50, 50, 3] float32 image (a lookup of the cached cell images)."""
+        cells = self._cells[self.grid]  # [row, col, y, x, 3]
+        return cells.transpose(0, 2, 1, 3, 4).reshape(SIZE, SIZE, 3)
 
     def _random_layout(self) -> np.ndarray:
         rng = self.np_random

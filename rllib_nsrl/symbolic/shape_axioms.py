@@ -14,6 +14,13 @@ once on all patches and its truth matrix [N, 5] *is* the grounding of IS with fr
 wrapped as `ltn.LTNObject(truths, [s, l])` — exactly what `ltn.Predicate` would return, without a
 second CNN pass per formula or its per-call range check. ≠ is an `ltn.Predicate` over the variables.
 
+A2's label inequality `l1 ≠ l2` has two groundings (`a2_inequality`):
+- "exact" (default, the paper's logic): 1 for two different labels, 0 for the same label.
+- "reference" (the reference code): ¬Eq with Eq(x, y) = exp(−‖x − y‖), Euclidean distance. Two
+  different one-hot labels are √2 apart, so they are "different" to degree c = 1 − exp(−√2) ≈ 0.757
+  only. The ∃ p-mean is homogeneous, so A2's violation is scaled by c: A2_ref = 1 − c·(1 − A2_exact);
+  a shape with two labels is punished less, and SatAgg is higher wherever A2 is violated.
+
 Two evaluations of the same formulas, both with LTNtorch's operators:
 - `shape_axioms_formulas` writes them with LTNtorch's formula API (`Connective`, `Quantifier`,
   `Variable`). It is the readable reference, and the tests check the fast path against it.
@@ -42,6 +49,21 @@ AND, NOT, IMPLIES = And.connective_op, Not.connective_op, Implies.connective_op
 EXISTS, FORALL = Exists.agg_op, Forall.agg_op
 # x ≠ y for individuals given as vectors (one-hot labels) or as [N, 1] indices.
 NotEqual = ltn.Predicate(func=lambda x, y: (x != y).any(dim=-1).to(x.dtype))
+# The reference code's x ≠ y: 1 − exp(−‖x − y‖) (¬ of its smooth equality).
+NotEqualSmooth = ltn.Predicate(func=lambda x, y: 1.0 - torch.exp(-torch.linalg.vector_norm(x - y, dim=-1)))
+A2_INEQUALITIES = {"exact": NotEqual, "reference": NotEqualSmooth}
+
+
+def label_inequality(labels: torch.Tensor, a2_inequality: str = "exact") -> torch.Tensor:
+    """Truth of `l1 ≠ l2` for every pair of label constants: labels [L, D] → [L, L] in [0, 1].
+
+    "exact": 1 − [l1 = l2]; "reference": 1 − exp(−‖l1 − l2‖) (≈ 0.757 for two one-hot labels).
+    """
+    if a2_inequality == "exact":
+        return (labels[:, None, :] != labels[None, :, :]).any(dim=-1).to(labels.dtype)
+    if a2_inequality == "reference":
+        return 1.0 - torch.exp(-torch.linalg.vector_norm(labels[:, None, :] - labels[None, :, :], dim=-1))
+    raise ValueError(f"a2_inequality: unknown {a2_inequality!r}; valid: {', '.join(A2_INEQUALITIES)}")
 
 
 def variable(label: str, values: torch.Tensor) -> ltn.Variable:
@@ -60,17 +82,19 @@ def vacuous_truth(like: torch.Tensor) -> torch.Tensor:
     return 1.0 + like.reshape(-1)[:0].sum()
 
 
-def shape_axioms(truths: torch.Tensor, p: float = 8) -> dict[str, torch.Tensor]:
+def shape_axioms(truths: torch.Tensor, p: float = 8, a2_inequality: str = "exact") -> dict[str, torch.Tensor]:
     """Satisfaction of A1, A2, A3 and their SatAgg on the label truths of N unique patches.
 
     Same values as `shape_axioms_formulas` (tested), with LTNtorch's operators applied directly to the
     groundings: dimension 0 is s (or s1), then s2, then the label variables, as the formula API orders them.
+    `a2_inequality`: grounding of A2's `l1 ≠ l2`, "exact" or "reference" (module docstring).
     """
     n, num_labels = truths.shape
     if n == 0:
         one = vacuous_truth(truths)
         return {SAT_A1: one, SAT_A2: one, SAT_A3: one, SAT_SHAPES: one}
-    label_ne = 1.0 - torch.eye(num_labels, dtype=truths.dtype, device=truths.device)  # l1 ≠ l2
+    labels = torch.eye(num_labels, dtype=truths.dtype, device=truths.device)
+    label_ne = label_inequality(labels, a2_inequality)  # l1 ≠ l2, [L, L]
     a1 = FORALL(EXISTS(truths, dim=(1,), p=p), dim=(0,), p=p)
     a2 = NOT(EXISTS(AND(AND(truths[:, :, None], truths[:, None, :]), label_ne), dim=(0, 1, 2), p=p))
     if n > 1:
@@ -84,7 +108,9 @@ def shape_axioms(truths: torch.Tensor, p: float = 8) -> dict[str, torch.Tensor]:
     return {SAT_A1: a1, SAT_A2: a2, SAT_A3: a3, SAT_SHAPES: sat}
 
 
-def shape_axioms_formulas(truths: torch.Tensor, p: float = 8) -> dict[str, torch.Tensor]:
+def shape_axioms_formulas(
+    truths: torch.Tensor, p: float = 8, a2_inequality: str = "exact"
+) -> dict[str, torch.Tensor]:
     """A1–A3 written with LTNtorch's formula API: the reference that `shape_axioms` must equal.
 
     truths: [N, L] IS-truths in [0, 1] (ShapeRecognizer output on the unique patch set; L = 5).
@@ -92,7 +118,11 @@ def shape_axioms_formulas(truths: torch.Tensor, p: float = 8) -> dict[str, torch
     `truths`. Quantifiers over no individuals are vacuously true (LTNtorch would give NaN, issue #4):
     N = 0 gives 1.0 everywhere, N = 1 gives A3 = 1.0 (there is no pair s1 ≠ s2).
     Cost: A3 grounds an [N, N, L] tensor (N = 512 → 1.3 M truths).
+    `a2_inequality`: grounding of A2's `l1 ≠ l2`, "exact" or "reference" (module docstring).
     """
+    if a2_inequality not in A2_INEQUALITIES:
+        raise ValueError(f"a2_inequality: unknown {a2_inequality!r}; valid: {', '.join(A2_INEQUALITIES)}")
+    label_ne = A2_INEQUALITIES[a2_inequality]
     n, num_labels = truths.shape
     one = vacuous_truth(truths)
     if n == 0:
@@ -108,7 +138,7 @@ def shape_axioms_formulas(truths: torch.Tensor, p: float = 8) -> dict[str, torch
     l1, l2 = variable("l1", labels), variable("l2", labels)
 
     a1 = Forall(s, Exists(l, IS("s", "l"), p=p), p=p)
-    a2 = Not(Exists([s, l1, l2], And(And(IS("s", "l1"), IS("s", "l2")), NotEqual(l1, l2)), p=p))
+    a2 = Not(Exists([s, l1, l2], And(And(IS("s", "l1"), IS("s", "l2")), label_ne(l1, l2)), p=p))
     if n > 1:
         s1, s2 = variable("s1", shape_ids), variable("s2", shape_ids)
         a3 = Forall([s1, s2, l], Implies(And(IS("s1", "l"), NotEqual(s1, s2)), Not(IS("s2", "l"))), p=p).value

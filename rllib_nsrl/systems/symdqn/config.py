@@ -89,6 +89,7 @@ class SymDQNConfig(DQNConfig):
         reasoner_margin: float | None = NotProvided,
         ltn_p: float | None = NotProvided,
         patch_capacity: int | None = NotProvided,
+        a2_inequality: str | None = NotProvided,
         **kwargs,
     ) -> SymDQNConfig:
         """DQN's `training(...)` plus the SymDQN settings.
@@ -108,6 +109,7 @@ class SymDQNConfig(DQNConfig):
             reasoner_margin=reasoner_margin,
             ltn_p=ltn_p,
             patch_capacity=patch_capacity,
+            a2_inequality=a2_inequality,
         )
         for key, value in given.items():
             if value is not NotProvided:

@@ -118,7 +118,8 @@ class SymDQNLearner(DQNTorchLearner):
         else:  # a training pass without shared features (no double-Q): same set
             patches.add(grid_patches(torch.cat([obs, split_observation(batch[Columns.NEXT_OBS])[0]])))
         restarted = self._maybe_restart(module_id, module, patches.tensor())
-        sats = shape_axioms(module.shape_recognizer(patches.tensor()), p=float(mc["ltn_p"]))
+        truths = module.shape_recognizer(patches.tensor())
+        sats = shape_axioms(truths, p=float(mc["ltn_p"]), a2_inequality=mc["a2_inequality"])
         total = total + float(mc["shapes_weight"]) * shape_axioms_loss(sats)
         metrics.update(sats)
 

@@ -46,6 +46,9 @@ class EnvConfig(SpecModel):
 
     rewards: Rewards = section(Rewards, "reward of each shape")
     colors: Literal["black_white", "red_blue", "blue_red"] = spec_field("black_white", "colour scheme")
+    glyphs: Literal["paper", "simple"] = spec_field(
+        "paper", "shape drawing: paper (anti-aliased 2 px strokes filling the cell) or simple (small 1 px)"
+    )
     min_shapes: int = spec_field(18, "fewest shapes on a new grid", ge=1, le=24)
     max_shapes: int = spec_field(18, "most shapes on a new grid", ge=1, le=24)
     max_steps: int = spec_field(50, "steps per episode", ge=1)
@@ -93,6 +96,11 @@ class SymbolicSpec(SpecModel):
     reasoner_margin: float = spec_field(0.0, "A4 guard r1 > r2 + margin (paper 0, ref code 0.5)", ge=0.0)
     ltn_p: float = spec_field(8.0, "p of the pMeanError ∀ and pMean ∃ aggregators", ge=1.0)
     patch_capacity: int = spec_field(512, "unique cell patches kept as A1–A3 training data", ge=8)
+    a2_inequality: Literal["exact", "reference"] = spec_field(
+        "exact",
+        "A2's l1 ≠ l2: exact (1 for different labels, as in the paper) or reference "
+        "(1 − exp(−‖l1 − l2‖), 0.76 for different one-hot labels, as in the reference code)",
+    )
 
 
 class EpochSpec(SpecModel):

@@ -57,6 +57,12 @@ CASES = [
     ("negative seed", with_(BASE, seeds=[-3]), "seeds[0]: must be >= 0"),
     ("bad epsilon", with_(BASE, dqn__epsilon=[[5, 0.9]]), "dqn.epsilon: the first [timestep, epsilon] pair"),
     ("bad colours", with_(BASE, env__config__colors="green"), "env.config.colors: unknown value 'green'"),
+    ("bad glyphs", with_(BASE, env__config__glyphs="papr"), "env.config.glyphs: unknown value 'papr'"),
+    (
+        "bad A2 inequality",
+        with_(BASE, symbolic__a2_inequality="euclid"),
+        "symbolic.a2_inequality: unknown value 'euclid'",
+    ),
     ("min > max shapes", with_(BASE, env__config__min_shapes=10, env__config__max_shapes=5), "env.config:"),
     ("zero cpus", with_(BASE, resources__cpus_per_trial=0), "resources.cpus_per_trial: must be >= 0.1"),
     ("zero epochs", with_(BASE, stop__epochs=0), "stop.epochs: must be >= 1"),

@@ -1,9 +1,16 @@
+import math
+
 import pytest
 import torch
 
 from rllib_nsrl.constants import SAT_A1, SAT_A2, SAT_A3, SAT_SHAPES
 from rllib_nsrl.symbolic.patches import grid_patches
-from rllib_nsrl.symbolic.shape_axioms import shape_axioms, shape_axioms_formulas, shape_axioms_loss
+from rllib_nsrl.symbolic.shape_axioms import (
+    label_inequality,
+    shape_axioms,
+    shape_axioms_formulas,
+    shape_axioms_loss,
+)
 from rllib_nsrl.symbolic.shape_recognizer import ShapeRecognizer
 
 KEYS = (SAT_A1, SAT_A2, SAT_A3, SAT_SHAPES)
@@ -138,14 +145,66 @@ def test_results_do_not_depend_on_the_global_ltn_device(monkeypatch):
         assert torch.equal(f(), value)
 
 
+@pytest.mark.parametrize("a2_inequality", ["exact", "reference"])
 @pytest.mark.parametrize("n", [0, 1, 2, 5, 17])
-def test_fast_path_equals_the_ltn_formula_api_in_value_and_gradient(n):
+def test_fast_path_equals_the_ltn_formula_api_in_value_and_gradient(n, a2_inequality):
     torch.manual_seed(n)
     truths = torch.rand(n, 5, requires_grad=True)
-    fast, ref = shape_axioms(truths), shape_axioms_formulas(truths)
+    fast = shape_axioms(truths, a2_inequality=a2_inequality)
+    ref = shape_axioms_formulas(truths, a2_inequality=a2_inequality)
     for key in KEYS:
         assert torch.allclose(fast[key].float(), ref[key].float(), atol=1e-6), key
     if n:
         (g_fast,) = torch.autograd.grad(fast[SAT_SHAPES], truths)
         (g_ref,) = torch.autograd.grad(ref[SAT_SHAPES], truths)
         assert torch.allclose(g_fast, g_ref, atol=1e-6)
+
+
+C_REF = 1.0 - math.exp(-math.sqrt(2.0))  # ≈ 0.757: two different one-hot labels under the reference's ≠
+
+
+def test_label_inequality_exact_and_reference():
+    labels = torch.eye(5, dtype=torch.float64)
+    off = ~torch.eye(5, dtype=torch.bool)
+    exact, ref = label_inequality(labels, "exact"), label_inequality(labels, "reference")
+    assert torch.equal(exact, 1.0 - torch.eye(5, dtype=torch.float64))
+    assert torch.equal(ref.diagonal(), torch.zeros(5, dtype=torch.float64))
+    assert torch.allclose(ref[off], torch.full((20,), C_REF, dtype=torch.float64))
+    assert C_REF == pytest.approx(0.7569, abs=1e-4)
+    with pytest.raises(ValueError, match="a2_inequality"):
+        label_inequality(labels, "euclid")
+
+
+@pytest.mark.parametrize("fn", [shape_axioms, shape_axioms_formulas])
+def test_a2_of_one_shape_with_two_labels_by_hand(fn):
+    # 1 shape × 5 × 5 label pairs; only (l1, l2) = (0, 1) and (1, 0) are true and different:
+    # ∃ = (2 · ne⁸ / 25)^(1/8) = ne · (2/25)^(1/8), A2 = 1 − that, ne = 1 (exact) or C_REF (reference).
+    truths = torch.tensor([[1.0, 1.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    exists = (2 / 25) ** (1 / 8)
+    exact = float(fn(truths, a2_inequality="exact")[SAT_A2])
+    ref = float(fn(truths, a2_inequality="reference")[SAT_A2])
+    assert exact == pytest.approx(1.0 - exists, abs=1e-4)  # 0.271
+    assert ref == pytest.approx(1.0 - C_REF * exists, abs=1e-4)  # 0.448: weaker A2
+
+
+def test_reference_inequality_scales_the_a2_violation_and_leaves_a1_a3():
+    torch.manual_seed(1)
+    truths = torch.rand(7, 5, dtype=torch.float64)
+    exact, ref = shape_axioms(truths), shape_axioms(truths, a2_inequality="reference")
+    assert float(ref[SAT_A2]) == pytest.approx(1.0 - C_REF * (1.0 - float(exact[SAT_A2])), abs=1e-4)
+    assert float(ref[SAT_A1]) == float(exact[SAT_A1]) and float(ref[SAT_A3]) == float(exact[SAT_A3])
+    assert float(ref[SAT_SHAPES]) > float(exact[SAT_SHAPES])
+
+
+def test_default_is_the_exact_inequality_with_unchanged_values():
+    rows = [[0.9, 0.8, 0.1, 0.0, 0.2], [0.1, 0.2, 0.95, 0.3, 0.0], [0.0, 0.1, 0.2, 0.7, 0.6]]
+    truths = torch.tensor(rows, dtype=torch.float64)
+    default = shape_axioms(truths)
+    assert {k: float(v) for k, v in default.items()} == {
+        k: float(v) for k, v in shape_axioms(truths, a2_inequality="exact").items()
+    }
+    # pinned before the option existed
+    assert float(default[SAT_A2]) == pytest.approx(0.5414490428041553, abs=1e-12)
+    assert float(default[SAT_SHAPES]) == pytest.approx(0.6531910742028276, abs=1e-12)
+    reference = shape_axioms(truths, a2_inequality="reference")
+    assert float(reference[SAT_SHAPES]) == pytest.approx(0.69943, abs=1e-4)

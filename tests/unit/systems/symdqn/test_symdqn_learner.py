@@ -6,7 +6,15 @@ import torch
 from ray.rllib.algorithms.dqn.torch.dqn_torch_learner import DQNTorchLearner
 from ray.rllib.core.columns import Columns
 
-from rllib_nsrl.constants import DISTINCT_PATCHES, DQN_LOSS, REWARD_PRED_MSE, SAT_A1, SAT_A4, SAT_SHAPES
+from rllib_nsrl.constants import (
+    DISTINCT_PATCHES,
+    DQN_LOSS,
+    REWARD_PRED_MSE,
+    SAT_A1,
+    SAT_A2,
+    SAT_A4,
+    SAT_SHAPES,
+)
 from rllib_nsrl.envs.shapes_grid import ShapesGridEnv
 from rllib_nsrl.experiments.spec import validate_spec
 from rllib_nsrl.systems.symdqn.kind import symdqn_config
@@ -137,3 +145,19 @@ def test_patch_set_holds_exactly_the_distinct_cells_of_obs_and_next_obs(batch):
     got = learner._patch_sets[MID].tensor()
     assert len(expected) == len(only_obs) + 1 == got.shape[0]
     assert torch.equal(got, expected.tensor())  # same patches, same first-seen order
+
+
+@pytest.mark.parametrize("a2_inequality", ["exact", "reference"])
+def test_a2_inequality_setting_reaches_the_shape_axioms(batch, a2_inequality):
+    from rllib_nsrl.symbolic.shape_axioms import shape_axioms
+
+    kwargs = {} if a2_inequality == "exact" else {"a2_inequality": a2_inequality}  # exact is the default
+    config, learner = make_learner("SymDQN", **kwargs)
+    module = learner.module[MID]
+    assert module.settings["a2_inequality"] == a2_inequality
+    losses(config, learner, batch)
+    logged = learner.metrics.reduce()[MID]
+    with torch.no_grad():
+        truths = module.shape_recognizer(learner._patch_sets[MID].tensor())
+    expected = shape_axioms(truths, a2_inequality=a2_inequality)[SAT_A2]
+    assert float(logged[SAT_A2]) == pytest.approx(float(expected), abs=1e-6)
