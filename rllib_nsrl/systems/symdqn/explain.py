@@ -54,6 +54,8 @@ def explain_symdqn(
     module = _load(checkpoint, params)
     module.eval()
     env_config = {k: v for k, v in (params.get("env_config") or {}).items() if k != "zero_reward"}
+    if "a2_inequality" not in params:  # made before the `glyphs` setting: trained on the simple glyphs
+        env_config.setdefault("glyphs", "simple")
     log(
         f"nsrl: explaining {checkpoint} (SymDQN, condition {params.get('condition')}, "
         f"seed {params.get('seed')})"

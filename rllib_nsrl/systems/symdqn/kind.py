@@ -84,12 +84,19 @@ def trial_tag(config: dict) -> str:
 
 
 def resume_problem(config: dict) -> str | None:
-    """Runs made before `SymDQNConfig` (settings in `_model_config`) analyse but cannot resume: Tune
-    refuses a restore whose param space has other keys."""
+    """Runs made before `SymDQNConfig` (settings in `_model_config`), or before the `glyphs` and
+    `a2_inequality` settings, analyse but cannot resume: Tune refuses a restore whose param space has
+    other keys."""
     if "condition" not in config and "condition" in config.get("_model_config", {}):
         return (
             "made by rllib_nsrl before SymDQNConfig (commit 40e1198 or older); `nsrl analyze` reads it, "
             "but continuing it needs that version (git checkout 40e1198) or a new run (--name)"
+        )
+    if "a2_inequality" not in config:  # Tune would refuse the new keys a2_inequality, env_config/glyphs
+        return (
+            "made by rllib_nsrl before the `glyphs` and `a2_inequality` settings (commit 459692b or older); "
+            "`nsrl analyze` reads it, but continuing it needs that version (git checkout 459692b) or a new "
+            "run (--name)"
         )
     return None
 

@@ -1,0 +1,36 @@
+"""`kind: symdqn` glue without Ray: which saved trial configs this version can resume."""
+
+import json
+from pathlib import Path
+
+from rllib_nsrl.experiments.spec import validate_spec
+from rllib_nsrl.systems.symdqn.kind import env_config, resume_problem, symdqn_config
+
+LEGACY = Path(__file__).parents[3] / "data" / "legacy_runs" / "symdqn_legacy"
+
+
+def current_params() -> dict:
+    spec = validate_spec({"name": "t", "kind": "symdqn"})
+    return json.loads(json.dumps(symdqn_config(spec, "SymDQN", 0).to_dict(), default=str))
+
+
+def test_spec_settings_reach_the_env_and_learner_config():
+    spec = validate_spec({
+        "name": "t", "kind": "symdqn",
+        "env": {"config": {"glyphs": "simple"}}, "symbolic": {"a2_inequality": "reference"},
+    })  # fmt: skip
+    assert env_config(spec)["glyphs"] == "simple"
+    config = symdqn_config(spec, "SymDQN", 0)
+    assert config.env_config["glyphs"] == "simple" and config.a2_inequality == "reference"
+    defaults = validate_spec({"name": "t", "kind": "symdqn"})
+    assert env_config(defaults)["glyphs"] == "paper" and defaults["symbolic"]["a2_inequality"] == "exact"
+
+
+def test_current_runs_resume_and_older_ones_get_one_line_saying_why_not():
+    params = current_params()
+    assert resume_problem(params) is None
+    before_glyphs = {k: v for k, v in params.items() if k != "a2_inequality"}
+    problem = resume_problem(before_glyphs)
+    assert "glyphs" in problem and "git checkout 459692b" in problem and "\n" not in problem
+    legacy = json.loads(next(LEGACY.glob("*/params.json")).read_text())
+    assert "git checkout 40e1198" in resume_problem(legacy)
