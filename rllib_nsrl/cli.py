@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser(
         "bench", help="speed benchmarks (env steps/s, training updates/s) and a learning fingerprint"
     )
-    b.add_argument("what", choices=["env", "train", "quality", "insight"])
+    b.add_argument("what", choices=["env", "train", "quality", "insight", "nlm"])
     b.add_argument(
         "--seconds", type=_positive(float), default=20.0, help="measuring time per variant (env, train)"
     )
@@ -96,7 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--threshold", type=_positive(float), default=1e-2, help="prune weights below this")
     e.add_argument("--max-terms", type=_positive(int), default=6, help="terms shown per equation")
     e.add_argument("--max-frames", type=_positive(int), default=108_000, help="emulator frames per game")
-    e.add_argument("--backend", choices=["template", "http"], default="template", help="text backend")
+    e.add_argument(
+        "--backend",
+        choices=["template", "http", "local"],
+        default="template",
+        help="text backend: template (offline facts), http (an OpenAI-compatible endpoint), "
+        "local (SmolLM2-135M served on 127.0.0.1; the `llm` extra)",
+    )
     e.add_argument("--url", help="http backend: API base URL, e.g. http://127.0.0.1:8000/v1")
     e.add_argument("--model", help="http backend: model name (omitted when not given)")
     e.add_argument("--api-key-env", default="OPENAI_API_KEY", help="http backend: env var holding the key")
@@ -343,6 +349,13 @@ def cmd_explain(args) -> int:
         raise SpecError(
             "--url: the http backend needs the endpoint's base URL, e.g. http://127.0.0.1:8000/v1"
         )
+    if args.backend == "local":
+        from rllib_nsrl.systems.insight.local_llm import LocalBackend, LocalModelError
+
+        try:
+            LocalBackend.check_installed()
+        except LocalModelError as err:
+            raise SpecError(str(err)) from None
     try:
         found = find_checkpoints(args.path)
     except FileNotFoundError as err:
@@ -371,11 +384,12 @@ def cmd_explain(args) -> int:
             f"{args.path}: no INSIGHT or SymDQN checkpoint here (modules: {', '.join(sorted(classes))})"
         )
 
-    backend = (
-        HTTPBackend(args.url, args.model, api_key_env=args.api_key_env, timeout_s=args.timeout)
-        if args.backend == "http"
-        else TemplateBackend()
-    )
+    if args.backend == "http":
+        backend = HTTPBackend(args.url, args.model, api_key_env=args.api_key_env, timeout_s=args.timeout)
+    elif args.backend == "local":
+        backend = LocalBackend(timeout_s=max(args.timeout, 600.0))
+    else:
+        backend = TemplateBackend()
     try:
         explain(
             args.path,

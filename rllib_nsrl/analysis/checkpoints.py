@@ -53,7 +53,7 @@ def load_module(checkpoint: str | Path):
     """The trained RLModule of an Algorithm checkpoint (or of its module folder), in eval mode."""
     from ray.rllib.core.rl_module.rl_module import RLModule
 
-    folder = Path(checkpoint)
+    folder = Path(checkpoint).resolve()  # RLlib reads a relative path as a URI
     if folder.joinpath(*MODULE_PATH).is_dir():
         folder = folder.joinpath(*MODULE_PATH)
     with open(folder / "class_and_ctor_args.pkl", "rb") as f:

@@ -1,4 +1,4 @@
-"""Benchmarks behind `nsrl bench {env,train,quality,insight}` (issue 4; findings in docs/speed.md).
+"""Benchmarks behind `nsrl bench {env,train,quality,insight,nlm}` (issue 4; findings in docs/speed.md).
 
 Each prints a human-readable table and then one line `BENCH_JSON {...}` with the figures, so runs can
 be compared over time. Speed is measured here, never asserted in tests.
@@ -12,7 +12,7 @@ JSON_PREFIX = "BENCH_JSON "
 
 
 def run_bench(what: str, *, seconds: float = 20.0, seed: int = 0, epochs: int = 3, rounds: int = 3) -> int:
-    """Run benchmark `what` ("env", "train", "quality" or "insight") and print its table and JSON line."""
+    """Run benchmark `what` (env, train, quality, insight or nlm); print its table and JSON line."""
     if what == "env":
         from rllib_nsrl.bench.env_bench import format_env_table, run_env_bench
 
@@ -25,12 +25,16 @@ def run_bench(what: str, *, seconds: float = 20.0, seed: int = 0, epochs: int = 
         from rllib_nsrl.bench.insight_bench import format_insight_table, run_insight_bench
 
         res, fmt = run_insight_bench(seed=seed, rounds=rounds), format_insight_table
+    elif what == "nlm":
+        from rllib_nsrl.bench.nlm_bench import format_nlm_table, run_nlm_bench
+
+        res, fmt = run_nlm_bench(seed=seed, rounds=rounds), format_nlm_table
     elif what == "quality":
         from rllib_nsrl.bench.quality import format_quality_table, run_quality_bench
 
         res, fmt = run_quality_bench(epochs=epochs, seed=seed), format_quality_table
     else:
-        raise ValueError(f"unknown benchmark {what!r}; valid: env, train, quality, insight")
+        raise ValueError(f"unknown benchmark {what!r}; valid: env, train, quality, insight, nlm")
     print(fmt(res))
     print(JSON_PREFIX + json.dumps(res, sort_keys=True), flush=True)
     return 0

@@ -317,9 +317,16 @@ def explain(
             target / d["image"],
         )
         chosen.append(d)
-    policy_text = backend.policy_text(loaded.game, loaded.variables, policy)
-    for d in chosen:
-        d["text"] = backend.decision_text(loaded.game, policy, d)
+    if hasattr(backend, "start"):
+        log(f"nsrl: starting the {backend.name} text model")
+        backend.start(target)
+    try:
+        policy_text = backend.policy_text(loaded.game, loaded.variables, policy)
+        for d in chosen:
+            d["text"] = backend.decision_text(loaded.game, policy, d)
+    finally:
+        if hasattr(backend, "close"):
+            backend.close()
     report = render_markdown(loaded, policy, policy_text, chosen, backend.name)
     files = [target / "explanation.md", target / "equations.json"]
     files[0].write_text(report)
