@@ -174,6 +174,15 @@ def _check_same_spec(saved, spec, source: str, prefix: str = "") -> None:
             )
 
 
+def _job_address(args) -> None:
+    """Inside a Ray job without --address: attach to the job's cluster, and say so."""
+    from rllib_nsrl.experiments.cluster import job_cluster_address
+
+    if not args.address and (address := job_cluster_address()):
+        print(f"nsrl: inside a Ray job: attaching to its cluster at {address}", flush=True)
+        args.address = address
+
+
 def cmd_run(args) -> int:
     """`nsrl run`: validate the spec and run dir, run it with Ray Tune, then `nsrl analyze` it.
 
@@ -183,6 +192,7 @@ def cmd_run(args) -> int:
     from rllib_nsrl.experiments.spec import load_spec
     from rllib_nsrl.experiments.storage import RunLock, check_local_storage, check_run_name
 
+    _job_address(args)
     spec = load_spec(args.spec, smoke=args.smoke)
     smoke = "_smoke" if args.smoke else ""
     name = check_run_name(args.name, "--name") if args.name else spec["name"] + smoke
@@ -225,20 +235,26 @@ def _run_locked(args, spec, name, storage, exp, repair) -> int:
     # A trial Ctrl-C stopped has no error but never reported its final result (`done`).
     done = sum(1 for r in results if r.error is None and (r.metrics or {}).get("done"))
     print(f"nsrl: {done}/{expected} trials finished; results in {exp.uri}", flush=True)
+    again = ["nsrl", "run", args.spec, "--resume"] + (["--smoke"] if args.smoke else [])
+    if args.storage != "runs":
+        again += ["--storage", args.storage]
+    if args.name:
+        again += ["--name", args.name]
+    if args.address:
+        again += ["--address", args.address]
+    again = shlex.join(again)
     if errors:
+        from rllib_nsrl.experiments.progress import error_cause
+
         for r in errors:
-            print(f"nsrl: trial failed: {r.path}: {type(r.error).__name__}", file=sys.stderr)
+            print(
+                f"nsrl: trial failed: {error_cause(r.error)} (traceback: {r.path}/error.txt)", file=sys.stderr
+            )
+        print(f"nsrl: after a fix, the failed trials continue from their last checkpoint with: {again}",
+              file=sys.stderr)  # fmt: skip
         return 1
     interrupted = done < expected
     if interrupted:  # Ctrl-C (SIGINT): Tune saved the experiment state and the checkpoints
-        again = ["nsrl", "run", args.spec, "--resume"] + (["--smoke"] if args.smoke else [])
-        if args.storage != "runs":
-            again += ["--storage", args.storage]
-        if args.name:
-            again += ["--name", args.name]
-        if args.address:
-            again += ["--address", args.address]
-        again = shlex.join(again)
         print(f"nsrl: interrupted before every trial finished; continue with: {again}", file=sys.stderr)
     if not args.no_analyze:
         try:
@@ -296,6 +312,7 @@ def cmd_collect(args) -> int:
     from rllib_nsrl.experiments.storage import check_local_storage
 
     check_local_storage(args.out or spec["data"]["dir"], "--out" if args.out else "data.dir")
+    _job_address(args)
     if args.address:
         from rllib_nsrl.experiments.cluster import check_address
 

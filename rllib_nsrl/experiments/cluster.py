@@ -8,12 +8,24 @@ can never be placed into one clear error instead of a Tune experiment that waits
 
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 from rllib_nsrl.experiments.schema import SpecError
+
+
+def job_cluster_address() -> str | None:
+    """The cluster of the Ray job this process runs in (`ray job submit`), else None.
+
+    Ray's job supervisor starts the entrypoint with `RAY_ADDRESS` (the cluster's GCS) and its job config
+    in `RAY_JOB_CONFIG_JSON_ENV_VAR`. A job that started a local Ray of its own instead would run its
+    trials outside the cluster, where the job's runtime-env package cannot be downloaded."""
+    if "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ and os.environ.get("RAY_ADDRESS"):
+        return os.environ["RAY_ADDRESS"]
+    return None
 
 
 def check_address(address: str, timeout_s: float = 3.0) -> None:

@@ -7,7 +7,9 @@ stdin and answers each with one JSON line. `LoopbackCluster` drives it from Pyth
 
 A second `ray start` is refused on Linux with loopback-only Ray, so the nodes come from
 `ray.cluster_utils.Cluster`: a head (dashboard and job server on 127.0.0.1) and worker raylets, each a
-separate set of processes. Token authentication stays as Ray configures it (on by default).
+separate set of processes. Token authentication stays as Ray configures it (on by default). The
+machine's Ray address file is left as it was, so `ray.init()` elsewhere never attaches to this cluster
+by accident; address it explicitly with the printed `gcs`.
 """
 
 from __future__ import annotations
@@ -90,6 +92,36 @@ def _say(**msg) -> None:
     print(json.dumps(msg), flush=True)
 
 
+class _AddressFileKept:
+    """Keep this machine's Ray address file (`/tmp/ray/ray_current_cluster`) as it was.
+
+    `ray.cluster_utils.Cluster` writes its head's address there when it starts and deletes the file when
+    it shuts down, whoever wrote it: beside another local cluster, a later `ray.init()` or
+    `--address auto` would attach to the rehearsal cluster, and after it stopped, to none. `restore()` puts
+    back what was there before (or nothing)."""
+
+    def __init__(self):
+        from ray._common.utils import get_ray_address_file
+
+        self.path = get_ray_address_file(None)
+        try:
+            with open(self.path) as f:
+                self.before: str | None = f.read()
+        except OSError:
+            self.before = None
+
+    def restore(self) -> None:
+        """Write back the address that was there, or remove the file if there was none."""
+        try:
+            if self.before is None:
+                os.remove(self.path)
+            else:
+                with open(self.path, "w") as f:
+                    f.write(self.before)
+        except OSError:
+            pass
+
+
 def serve(argv=None) -> int:
     """Child process of `LoopbackCluster`: start the nodes, print them as JSON, then obey stdin; returns 0."""
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before Ray is imported
@@ -109,7 +141,11 @@ def serve(argv=None) -> int:
         "dashboard_port": dashboard_port,
         "dashboard_agent_listen_port": _free_port(),
     }
-    cluster = Cluster(initialize_head=True, head_node_args=head)
+    address_file = _AddressFileKept()
+    try:
+        cluster = Cluster(initialize_head=True, head_node_args=head)
+    finally:
+        address_file.restore()
     added = 0
 
     def add_worker():
@@ -147,6 +183,7 @@ def serve(argv=None) -> int:
                 _say(error=f"unknown command {command!r}")
     finally:
         cluster.shutdown()
+        address_file.restore()
     _say(stopped=True)
     return 0
 

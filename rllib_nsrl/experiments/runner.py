@@ -74,7 +74,7 @@ def run(spec: dict, plan: Plan, *, storage: Location, name: str, resume: bool = 
     """Run (or resume) the experiment on the connected Ray; returns the Tune `ResultGrid`."""
     from ray import tune
 
-    from rllib_nsrl.experiments.csv_log import ResumableCSVLogger
+    from rllib_nsrl.experiments.csv_log import ExactlyOnceJsonLogger, ResumableCSVLogger
     from rllib_nsrl.experiments.progress import ProgressPrinter
 
     trainable = _with_resources(plan.trainable, spec)
@@ -104,7 +104,11 @@ def run(spec: dict, plan: Plan, *, storage: Location, name: str, resume: bool = 
             stop={"training_iteration": plan.epochs},
             checkpoint_config=_checkpoint_config(plan, spec),
             failure_config=tune.FailureConfig(max_failures=spec["failure"]["max_failures"]),
-            callbacks=[ProgressPrinter(plan.label, plan.columns, plan.epochs), ResumableCSVLogger()],
+            callbacks=[
+                ProgressPrinter(plan.label, plan.columns, plan.epochs, run_dir=storage.child(name).uri),
+                ExactlyOnceJsonLogger(),
+                ResumableCSVLogger(),
+            ],
             verbose=verbose,
         ),
     )
