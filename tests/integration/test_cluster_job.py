@@ -44,13 +44,14 @@ def cluster():
         yield running
 
 
-def submit(cluster, repo_path, *nsrl_args) -> None:
-    """`ray job submit` of `nsrl run NSRL_ARGS --address auto` with this repository as working dir."""
+def submit(cluster, repo_path, *nsrl_args, address_auto: bool = True) -> None:
+    """`ray job submit` of `nsrl run NSRL_ARGS [--address auto]` with this repository as working dir;
+    without `--address auto`, `nsrl run` attaches to the job's cluster all the same."""
     job_id = f"nsrl-test-{uuid.uuid4().hex[:8]}"
     done = subprocess.run(
         ["ray", "job", "submit", "--address", cluster.dashboard, "--submission-id", job_id,
          "--runtime-env", "cluster/runtime_env.yaml", "--working-dir", repo_path, "--",
-         "nsrl", "run", *nsrl_args, "--address", "auto"],
+         "nsrl", "run", *nsrl_args, *(["--address", "auto"] if address_auto else [])],
         cwd=repo_path, env=cluster_env(), capture_output=True, text=True, timeout=480,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
@@ -83,9 +84,16 @@ def test_ray_job_submit_spreads_ilp_trials_over_nodes(cluster, repo_path, tmp_pa
 
 @pytest.mark.slow
 def test_ray_job_submit_spreads_rllib_trials_over_nodes(cluster, repo_path, tmp_path):
-    """SymDQN trials are RLlib Algorithms: their resources come from `num_cpus_for_main_process`."""
+    """SymDQN trials are RLlib Algorithms: their resources come from `num_cpus_for_main_process`. Submitted
+    without `--address auto`: inside a job, `nsrl run` attaches to the job's cluster by default."""
     submit(
-        cluster, repo_path, "tune_configs/quickstart.yaml", "--smoke", "--storage", str(tmp_path / "shared")
+        cluster,
+        repo_path,
+        "tune_configs/quickstart.yaml",
+        "--smoke",
+        "--storage",
+        str(tmp_path / "shared"),
+        address_auto=False,
     )
 
     trials = load_trials(tmp_path / "shared" / "quickstart_smoke")

@@ -137,10 +137,18 @@ def write_insight_report(trials, spec: dict, out: Path) -> list[Path]:
 def _at_steps(long: pd.DataFrame, spec: dict, out: Path, game: str) -> list[Path]:
     total = int(((spec or {}).get("ppo") or {}).get("total_steps") or long["env_steps"].max())
     rows = []
+    # a trial counts at a budget once it has run that far: its newest evaluation is at most one
+    # evaluation interval short of the target (a trial still running is left out, not shown early)
+    reach = {
+        key: group["env_steps"].max() + group["env_steps"].sort_values().diff().max()
+        for key, group in long.groupby(["condition", "seed"], sort=False)
+    }
     for frac in (0.25, 0.5, 1.0):
         target = int(total * frac)
         upto = long[long["env_steps"] <= target]
         for (condition, seed), group in upto.groupby(["condition", "seed"], sort=False):
+            if not reach[(condition, seed)] >= target:  # NaN (one evaluation so far) counts as not yet
+                continue
             row = group.iloc[-1]
             rows.append({"condition": condition, "budget": f"{frac:.0%} ({target:,} steps)", "seed": seed,
                          **{k: row[k] for k in RETURNS if k in row}})  # fmt: skip
