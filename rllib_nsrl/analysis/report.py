@@ -18,7 +18,12 @@ def analyze(run_dir: Path, out: Path | None = None) -> list[Path]:
     spec_file = run_dir / SPEC_FILE
     if not spec_file.is_file():
         raise SpecError(f"{run_dir}: not an nsrl experiment directory (no {SPEC_FILE})")
-    spec = json.loads(spec_file.read_text())
+    try:
+        spec = json.loads(spec_file.read_bytes().decode("utf-8"))
+    except (ValueError, OSError) as err:
+        raise SpecError(f"{spec_file}: not readable JSON ({type(err).__name__}: {err})") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("kind"), str):
+        raise SpecError(f"{spec_file}: not an nsrl spec (a JSON object with a 'kind')")
     kind = get_kind(spec.get("kind"), str(spec_file))
     trials = load_trials(run_dir)
     try:
