@@ -179,8 +179,8 @@ def _job_address(args) -> None:
     from rllib_nsrl.experiments.cluster import job_cluster_address
 
     if not args.address and (address := job_cluster_address()):
-        print(f"nsrl: inside a Ray job: attaching to its cluster at {address}", flush=True)
-        args.address = address
+        print(f"nsrl: inside a Ray job: attaching to its cluster at {address} (--address auto)", flush=True)
+        args.address = "auto"  # Ray's own resolution of RAY_ADDRESS also sets up the job's token auth
 
 
 def cmd_run(args) -> int:
@@ -204,7 +204,7 @@ def cmd_run(args) -> int:
     if lock is not None:
         lock.check()  # another live `nsrl run` on this directory: say so before anything else
     repair = _check_run_dir(spec, exp, args)
-    if args.address:
+    if args.address is not None:
         check_address(args.address)
     if lock is not None:
         lock.acquire()
@@ -313,7 +313,7 @@ def cmd_collect(args) -> int:
 
     check_local_storage(args.out or spec["data"]["dir"], "--out" if args.out else "data.dir")
     _job_address(args)
-    if args.address:
+    if args.address is not None:
         from rllib_nsrl.experiments.cluster import check_address
 
         check_address(args.address)

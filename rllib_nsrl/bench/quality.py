@@ -32,8 +32,10 @@ def run_quality_bench(
         "kind": "symdqn",
         "epoch": {"train_episodes": 8, "eval_episodes": 20},
         "dqn": {"epsilon": [[0, 0.95], [1500, 0.05]]},
-        # the A4 margin the recorded fingerprints were taken with (docs/speed.md); default since: 0.0
+        # the A4 margin and glyphs the recorded fingerprints were taken with (docs/speed.md); defaults
+        # since: margin 0.0, paper glyphs
         "symbolic": {"reasoner_margin": 0.5},
+        "env": {"config": {"glyphs": "simple"}},
     }
     spec = check(SymDQNSpec, deep_merge(raw, spec_over or {}))
     started = _ensure_ray()

@@ -32,11 +32,17 @@ def check_address(address: str, timeout_s: float = 3.0) -> None:
     """Raise SpecError unless `address` (host:port, ray://host:port, or 'auto') accepts connections."""
     if address == "auto":
         return
-    parsed = urlparse(address if "://" in address else f"tcp://{address}")
-    if not parsed.hostname or not parsed.port:
-        raise SpecError(f"--address: {address!r} is not host:port (e.g. 127.0.0.1:6379)")
     try:
-        with socket.create_connection((parsed.hostname, parsed.port), timeout=timeout_s):
+        parsed = urlparse(address if "://" in address else f"tcp://{address}")
+        port = parsed.port  # ValueError when it is no number or out of range
+    except ValueError:
+        parsed, port = None, None
+    if parsed is None or not parsed.hostname or not port:
+        raise SpecError(
+            f"--address: {address!r} is not host:port with a port in 1..65535 (e.g. 127.0.0.1:6379)"
+        )
+    try:
+        with socket.create_connection((parsed.hostname, port), timeout=timeout_s):
             pass
     except OSError as err:
         raise SpecError(

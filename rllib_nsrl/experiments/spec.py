@@ -124,10 +124,15 @@ def validate_spec(data: dict, *, smoke: bool = False, source: str = "spec") -> d
     kind = get_kind(data.get("kind"), source)
     try:
         spec = check(kind.spec_model, data)
+        shrunk = deep_merge(deep_merge(data, kind.smoke), spec.get("smoke") or {})
+        shrunk["seeds"] = list(shrunk.get("seeds", [0]))[: kind.smoke_seeds]
         if smoke:
-            shrunk = deep_merge(deep_merge(data, kind.smoke), spec.get("smoke") or {})
-            shrunk["seeds"] = list(shrunk.get("seeds", [0]))[: kind.smoke_seeds]
             spec = check(kind.spec_model, shrunk)
+        elif spec.get("smoke"):  # a mistake in the smoke section is found before anyone runs --smoke
+            try:
+                check(kind.spec_model, shrunk)
+            except SpecError as err:
+                raise SpecError(f"smoke: {err} (in the spec as --smoke shrinks it)") from None
         spec["smoke_run"] = smoke
         if kind.check is not None:
             kind.check(spec)

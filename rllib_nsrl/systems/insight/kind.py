@@ -98,13 +98,24 @@ def plan(spec: dict) -> Plan:
 
 
 def check(spec: dict) -> None:
-    """Cross-field checks: the minibatch size, and the Atari extra is installed."""
+    """Cross-field checks: the minibatch size, the dataset and EQL sizes, the evaluation interval, and the
+    Atari extra is installed."""
     ppo = spec["ppo"]
     if train_batch_size(spec) % ppo["num_minibatches"]:
         raise SpecError(
             f"ppo.num_minibatches: {ppo['num_minibatches']} must divide num_envs × rollout_length "
             f"({train_batch_size(spec)})"
         )
+    data = spec["data"]
+    if not data["dir"].strip():
+        raise SpecError("data.dir: must name a folder (it is empty)")
+    if data["shards"] > min(data["train_frames"], data["test_frames"]):
+        raise SpecError(
+            f"data.shards: {data['shards']} is more than the frames of a split "
+            f"(train {data['train_frames']}, test {data['test_frames']}); every shard collects some of each"
+        )
+    if spec["model"]["eql_layers"] and not any(spec["model"]["eql_widths"].values()):
+        raise SpecError("model.eql_widths: every width is 0; a symbolic layer needs at least one unit")
     if spec["evaluation"]["every"] > iterations(spec):
         raise SpecError(
             f"evaluation.every: {spec['evaluation']['every']} is more than the run's {iterations(spec)} "

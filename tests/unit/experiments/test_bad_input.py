@@ -109,6 +109,130 @@ CASES = [
     ("name with a control character", with_(BASE, name="a\tb"), "name: 'a\\tb' must be a single folder name"),
     ("name with NUL", with_(BASE, name="a\x00b"), "must be a single folder name"),
     ("over-long name", with_(BASE, name="n" * 200), "name: is 200 characters long; at most 128"),
+    # values that RLlib, numpy or torch would only reject inside a trial, after Ray started
+    ("NaN learning rate", with_(BASE, dqn__lr=float("nan")), "dqn.lr: must be a finite number, got nan"),
+    ("infinite learning rate", with_(BASE, dqn__lr=float("inf")), "dqn.lr: must be a finite number, got inf"),
+    ("negative learning rate", with_(BASE, dqn__lr=-0.1), "dqn.lr: must be >= 0.0, got -0.1"),
+    ("NaN discount", with_(BASE, dqn__gamma=float("nan")), "dqn.gamma: must be a finite number"),
+    (
+        "string inside a schedule",
+        with_(BASE, dqn__epsilon=[[0, "high"], [100, 0.1]]),
+        "dqn.epsilon[0][1]: must be float, got str 'high'",
+    ),
+    (
+        "epsilon above 1",
+        with_(BASE, dqn__epsilon=[[0, 1.5]]),
+        "dqn.epsilon: epsilon values must lie in [0, 1]",
+    ),
+    (
+        "fractional schedule step",
+        with_(BASE, dqn__epsilon=[[0, 0.9], [100.5, 0.1]]),
+        "dqn.epsilon: timesteps must be whole numbers",
+    ),
+    (
+        "fractional batch size",
+        with_(BASE, dqn__train_batch_size=16.5),
+        "dqn.train_batch_size: must be int, got 16.5",
+    ),
+    (
+        "whole float batch size",
+        with_(BASE, dqn__train_batch_size=16.0),
+        "dqn.train_batch_size: must be int, got 16.0",
+    ),
+    (
+        "quoted number",
+        with_(BASE, dqn__train_batch_size="16"),
+        "dqn.train_batch_size: must be int, got str '16'",
+    ),
+    ("seed beyond int32", with_(BASE, seeds=[2**40]), "seeds[0]: must be <= 2147483647"),
+    ("seeds not a list", with_(BASE, seeds="0"), "seeds: must be list, got str '0'"),
+    ("fractional seed", with_(BASE, seeds=[1.5]), "seeds[0]: must be int, got 1.5"),
+    (
+        "layout of 4 rows",
+        with_(BASE, env__config__layout=["....."] * 4),
+        "layout must be 5 strings of 5 characters",
+    ),
+    ("layout with unknown cell", with_(BASE, env__config__layout=["zzzzz"] * 5), "layout characters ['z']"),
+    ("zero episode steps", with_(BASE, env__config__max_steps=0), "env.config.max_steps: must be >= 1"),
+    (
+        "reward as text",
+        with_(BASE, env__config__rewards__cross="a lot"),
+        "env.config.rewards.cross: must be float",
+    ),
+    ("analysis epoch 0", with_(BASE, analysis__epochs=[0]), "analysis.epochs[0]: must be >= 1"),
+    ("keep no checkpoint", with_(BASE, checkpoint__keep=0), "checkpoint.keep: must be >= 1"),
+    ("max_failures below -1", with_(BASE, failure__max_failures=-2), "failure.max_failures: must be >= -1"),
+    ("LTN p below 1", with_(BASE, symbolic__ltn_p=0.5), "symbolic.ltn_p: must be >= 1.0"),
+    ("tiny patch store", with_(BASE, symbolic__patch_capacity=4), "symbolic.patch_capacity: must be >= 8"),
+    ("no training episodes", with_(BASE, epoch__train_episodes=0), "epoch.train_episodes: must be >= 1"),
+    ("conditions not a list", with_(BASE, conditions="DuelDQN"), "conditions: must be list, got str"),
+    ("no conditions", with_(BASE, conditions=[]), "conditions: needs at least 1 item"),
+    ("description a number", with_(BASE, description=5), "description: must be str, got 5"),
+    ("name a number", with_(BASE, name=5), "name: must be str, got 5"),
+    ("empty name", with_(BASE, name=""), "name: must not be empty"),
+    ("no kind", {"name": "x"}, "kind: unknown experiment kind None; valid: symdqn"),
+    ("top level a list", [1, 2], "a spec must be a YAML mapping at the top level"),
+    ("empty spec", None, "a spec must be a YAML mapping at the top level"),
+    ("smoke not a mapping", with_(BASE, smoke=[1]), "smoke: must be a mapping, got list"),
+    ("mistake in the smoke section", with_(BASE, smoke={"dqn": {"lrr": 1}}), "smoke: dqn.lrr: unknown key"),
+    ("negative update ratio", with_(BASE, dqn__updates_per_step=-1), "dqn.updates_per_step: must be >= 0.0"),
+    (
+        "zero rollout fragment",
+        with_(BASE, dqn__rollout_fragment_length=0),
+        "dqn.rollout_fragment_length: must be >= 1",
+    ),
+    ("negative gradient clip", with_(BASE, dqn__grad_clip=-1), "dqn.grad_clip: must be >= 0.0"),
+    ("empty channel list", with_(ILP, model__kb_channels=[]), "model.kb_channels: needs at least 1 item"),
+    ("negative channels", with_(ILP, model__kb_channels=[8, -1, 8]), "model.kb_channels[1]: must be >= 0"),
+    ("ILP NaN learning rate", with_(ILP, training__lr=float("nan")), "training.lr: must be a finite number"),
+    (
+        "ILP fractional epochs",
+        with_(ILP, training__epochs_per_task=2.5),
+        "training.epochs_per_task: must be int",
+    ),
+    ("ILP mode twice", with_(ILP, modes=["lifelong", "lifelong"]), "modes: listed twice"),
+    ("ILP no depth", with_(ILP, model__kb_depth=0), "model.kb_depth: must be >= 1"),
+    ("ILP one object", with_(ILP, evaluation__n_objects=1), "evaluation.n_objects: must be >= 2"),
+    (
+        "INSIGHT fractional step count",
+        with_(INSIGHT, ppo__total_steps=1000.5),
+        "ppo.total_steps: must be int",
+    ),
+    (
+        "INSIGHT step count as 1e6",
+        with_(INSIGHT, ppo__total_steps=1e6),
+        "ppo.total_steps: must be int, got 1000000.0",
+    ),
+    ("INSIGHT NaN learning rate", with_(INSIGHT, ppo__lr=float("nan")), "ppo.lr: must be a finite number"),
+    ("INSIGHT zero learning rate", with_(INSIGHT, ppo__lr=0), "ppo.lr: must be > 0.0"),
+    ("INSIGHT discount above 1", with_(INSIGHT, ppo__gamma=2), "ppo.gamma: must be <= 1.0"),
+    (
+        "INSIGHT no EQL units",
+        with_(
+            INSIGHT,
+            model__eql_widths={k: 0 for k in ("square", "cube", "constant", "identity", "product", "sum")},
+        ),
+        "model.eql_widths: every width is 0",
+    ),
+    ("INSIGHT empty data dir", with_(INSIGHT, data__dir=" "), "data.dir: must name a folder"),
+    ("INSIGHT more shards than frames", with_(INSIGHT, data__shards=5000), "data.shards: 5000 is more than"),
+    ("INSIGHT no environments", with_(INSIGHT, ppo__num_envs=0), "ppo.num_envs: must be >= 1"),
+    (
+        "INSIGHT zero temperature",
+        with_(INSIGHT, model__inverse_temperature=0),
+        "model.inverse_temperature: must be > 0.0",
+    ),
+    ("INSIGHT GAE lambda above 1", with_(INSIGHT, ppo__gae_lambda=1.5), "ppo.gae_lambda: must be <= 1.0"),
+    (
+        "INSIGHT no evaluation games",
+        with_(INSIGHT, evaluation__episodes=0),
+        "evaluation.episodes: must be >= 1",
+    ),
+    (
+        "kind misspelt with a prefix",
+        {"name": "b", "kind": "blocksworld"},
+        "(did you mean 'blocksworld_lifelong'?)",
+    ),
 ]
 
 
@@ -118,16 +242,25 @@ def run_cli(args, capsys):
     return code, err
 
 
+def tree(root: Path) -> dict[str, bytes | None]:
+    """Every path under `root` with its bytes (None for a folder)."""
+    return {str(p.relative_to(root)): None if p.is_dir() else p.read_bytes() for p in sorted(root.rglob("*"))}
+
+
 @pytest.mark.parametrize("label, spec, expected", CASES, ids=[c[0] for c in CASES])
 def test_bad_spec_is_one_clear_line(tmp_path, capsys, label, spec, expected):
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(spec))
-    code, err = run_cli(["run", str(path), "--storage", str(tmp_path / "runs")], capsys)
+    storage = tmp_path / "runs"
+    (storage / "earlier").mkdir(parents=True)  # a run already there must come out byte for byte the same
+    (storage / "earlier" / "result.json").write_text('{"training_iteration": 1}\n')
+    before = tree(tmp_path)
+    code, err = run_cli(["run", str(path), "--storage", str(storage)], capsys)
     assert code == 2
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert err.startswith(f"nsrl: error: {path}: ")
     assert expected in err, err
-    assert not (tmp_path / "runs").exists()  # validated before anything was written or started
+    assert tree(tmp_path) == before  # validated before anything was written or started
 
 
 def test_unquoted_condition_with_comma_gets_a_yaml_hint(tmp_path, capsys):
@@ -184,6 +317,83 @@ def test_unreachable_address(tmp_path, capsys, repo_path):
     assert code == 2 and "--address: cannot reach a Ray cluster at 127.0.0.1:1" in err
 
 
+ARG_CASES = [
+    (
+        "port out of range",
+        ["run", "{spec}", "--address", "127.0.0.1:99999"],
+        "--address: '127.0.0.1:99999' is not",
+    ),
+    (
+        "port not a number",
+        ["run", "{spec}", "--address", "127.0.0.1:abc"],
+        "--address: '127.0.0.1:abc' is not",
+    ),
+    ("port zero", ["run", "{spec}", "--address", "127.0.0.1:0"], "port in 1..65535"),
+    ("empty address", ["run", "{spec}", "--address", ""], "--address: '' is not host:port"),
+    (
+        "address without host",
+        ["run", "{spec}", "--address", "ray://:10001"],
+        "--address: 'ray://:10001' is not",
+    ),
+    ("broken IPv6 address", ["run", "{spec}", "--address", "[::1"], "--address: '[::1' is not host:port"),
+    (
+        "collect: bad address",
+        ["collect", "{insight}", "--address", "h:x", "--out", "{tmp}/d"],
+        "--address: 'h:x'",
+    ),
+    (
+        "bench: NaN seconds",
+        ["bench", "train", "--seconds", "nan"],
+        "argument --seconds: invalid positive float",
+    ),
+    (
+        "bench: infinite seconds",
+        ["bench", "env", "--seconds", "inf"],
+        "argument --seconds: invalid positive float",
+    ),
+    (
+        "bench: fractional rounds",
+        ["bench", "nlm", "--rounds", "1.5"],
+        "argument --rounds: invalid positive int",
+    ),
+    ("bench: unknown benchmark", ["bench", "fast"], "argument what: invalid choice: 'fast'"),
+    ("explain: NaN threshold", ["explain", "{tmp}", "--threshold", "nan"], "argument --threshold"),
+    ("explain: negative timeout", ["explain", "{tmp}", "--timeout", "-1"], "argument --timeout"),
+    (
+        "explain: unknown backend",
+        ["explain", "{tmp}", "--backend", "gpt"],
+        "argument --backend: invalid choice",
+    ),
+    ("explain: http without URL", ["explain", "{tmp}", "--backend", "http"], "--url: the http backend needs"),
+    ("collect: a kind without data", ["collect", "{spec}"], "kind: 'symdqn' has no datasets to collect"),
+    ("analyze: a spec file", ["analyze", "{spec}"], "not an nsrl experiment directory"),
+    ("spec: unknown kind", ["spec", "symdq"], "kind: unknown experiment kind 'symdq'"),
+]
+
+
+@pytest.mark.parametrize("label, argv, expected", ARG_CASES, ids=[c[0] for c in ARG_CASES])
+def test_bad_arguments_are_one_clear_line(tmp_path, capsys, repo_path, label, argv, expected):
+    names = {
+        "spec": str(Path(repo_path) / "tune_configs" / "quickstart.yaml"),
+        "insight": str(Path(repo_path) / "tune_configs" / "insight_pong.yaml"),
+        "tmp": str(tmp_path),
+    }
+    (tmp_path / "earlier").mkdir()
+    (tmp_path / "earlier" / "result.json").write_text('{"training_iteration": 1}\n')
+    before = tree(tmp_path)
+    argv = [a.format(**names) for a in argv]
+    if argv[0] == "run":
+        argv += ["--storage", str(tmp_path / "runs")]
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith("nsrl: error: ") and expected in err, err
+    assert tree(tmp_path) == before
+
+
 def test_analyze_a_directory_that_is_no_experiment(tmp_path, capsys):
     code, err = run_cli(["analyze", str(tmp_path)], capsys)
     assert code == 2 and "not an nsrl experiment directory" in err
@@ -197,10 +407,15 @@ def test_unknown_flag_is_one_line(capsys):
     assert len(err.splitlines()) == 1 and "--smok" in err
 
 
-@pytest.mark.parametrize("argv, flag", [(["bench", "quality", "--epochs", "0"], "--epochs"),
-                                        (["bench", "train", "--seconds", "-1"], "--seconds"),
-                                        (["bench", "env", "--seconds", "nan"], "--seconds"),
-                                        (["bench", "train", "--rounds", "0"], "--rounds")])
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["bench", "quality", "--epochs", "0"], "--epochs"),
+        (["bench", "train", "--seconds", "-1"], "--seconds"),
+        (["bench", "env", "--seconds", "nan"], "--seconds"),
+        (["bench", "train", "--rounds", "0"], "--rounds"),
+    ],
+)
 def test_bench_budget_must_be_positive(capsys, argv, flag):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
@@ -422,8 +637,11 @@ def test_out_paths_that_are_files_are_refused(tmp_path, capsys):
     "label, content, expected",
     [
         ("duplicate top key", b"name: t\nkind: symdqn\nname: u\n", "key 'name' given twice (lines 1 and 3)"),
-        ("duplicate nested key", b"name: t\nkind: symdqn\ndqn:\n  lr: 0.1\n  lr: 0.2\n",
-         "key 'lr' given twice (lines 4 and 5)"),
+        (
+            "duplicate nested key",
+            b"name: t\nkind: symdqn\ndqn:\n  lr: 0.1\n  lr: 0.2\n",
+            "key 'lr' given twice (lines 4 and 5)",
+        ),
         ("not UTF-8", b"name: t\nkind: symdqn\ndescription: \xff\xfe\n", "not UTF-8 text (byte 34)"),
         ("binary file", bytes(range(256)), "not UTF-8 text"),
         ("nested too deeply", b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n", "nested too deeply to be a spec"),
