@@ -20,6 +20,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 
 
 class LoopbackCluster:
@@ -132,8 +133,12 @@ def serve(argv=None) -> int:
     args = p.parse_args(argv)
     from ray.cluster_utils import Cluster
 
+    # Its own temp dir: its sessions, sockets and its address file stay apart from any other Ray on
+    # this machine (Ray's job supervisor resolves a job's RAY_ADDRESS from the address file there).
+    temp_dir = tempfile.mkdtemp(prefix="nsrl-ray-", dir="/tmp")
     dashboard_port = _free_port()
     head = {
+        "temp_dir": temp_dir,
         "num_cpus": args.cpus if args.head_cpus is None else args.head_cpus,
         "node_ip_address": "127.0.0.1",
         "include_dashboard": True,
@@ -146,6 +151,10 @@ def serve(argv=None) -> int:
         cluster = Cluster(initialize_head=True, head_node_args=head)
     finally:
         address_file.restore()
+    from ray._common.utils import get_ray_address_file
+
+    with open(get_ray_address_file(temp_dir), "w") as f:
+        f.write(cluster.head_node.gcs_address)
     added = 0
 
     def add_worker():
@@ -154,6 +163,7 @@ def serve(argv=None) -> int:
         nonlocal added
         added += 1
         return cluster.add_node(
+            temp_dir=temp_dir,
             num_cpus=args.cpus,
             node_ip_address="127.0.0.1",
             runtime_env_dir_name=f"runtime_resources_w{added}",
@@ -183,7 +193,7 @@ def serve(argv=None) -> int:
                 _say(error=f"unknown command {command!r}")
     finally:
         cluster.shutdown()
-        address_file.restore()
+        address_file.restore()  # shutdown() deletes the machine's address file, whoever wrote it
     _say(stopped=True)
     return 0
 

@@ -54,7 +54,7 @@ def submit(cluster, repo_path, *nsrl_args, address_auto: bool = True) -> None:
          "nsrl", "run", *nsrl_args, *(["--address", "auto"] if address_auto else [])],
         cwd=repo_path, env=cluster_env(), capture_output=True, text=True, timeout=480,
     )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
     assert JobSubmissionClient(cluster.dashboard).get_job_status(job_id) == JobStatus.SUCCEEDED
 
 
