@@ -44,15 +44,33 @@ def cluster():
         yield running
 
 
+def documented_submit_prefix(repo_path) -> list[str]:
+    """The README's `ray job submit` command up to `--`: the one every test job is submitted with."""
+    text = (Path(repo_path) / "README.md").read_text()
+    line = next(line for line in text.splitlines() if "ray job submit --address" in line)
+    return line.split(" -- ")[0].split()
+
+
+def test_the_documented_submit_command_sends_the_token(repo_path):
+    prefix = documented_submit_prefix(repo_path)
+    assert prefix[:4] == ["RAY_AUTH_MODE=token", "ray", "job", "submit"]
+    docs = (Path(repo_path) / "docs" / "cluster.md").read_text()
+    assert all(
+        line.startswith("RAY_AUTH_MODE=token ") for line in docs.splitlines() if "ray job submit ..." in line
+    )
+
+
 def submit(cluster, repo_path, *nsrl_args, address_auto: bool = True) -> None:
     """`ray job submit` of `nsrl run NSRL_ARGS [--address auto]` with this repository as working dir;
     without `--address auto`, `nsrl run` attaches to the job's cluster all the same."""
     job_id = f"nsrl-test-{uuid.uuid4().hex[:8]}"
+    env_var, *command = documented_submit_prefix(repo_path)  # RAY_AUTH_MODE=token ray job submit ...
+    command[command.index("--address") + 1] = cluster.dashboard
     done = subprocess.run(
-        ["ray", "job", "submit", "--address", cluster.dashboard, "--submission-id", job_id,
-         "--runtime-env", "cluster/runtime_env.yaml", "--working-dir", repo_path, "--",
-         "nsrl", "run", *nsrl_args, *(["--address", "auto"] if address_auto else [])],
-        cwd=repo_path, env=cluster_env(), capture_output=True, text=True, timeout=480,
+        [*command, "--submission-id", job_id, "--", "nsrl", "run", *nsrl_args,
+         *(["--address", "auto"] if address_auto else [])],
+        cwd=repo_path, env=dict(cluster_env(), **dict([env_var.split("=", 1)])), capture_output=True,
+        text=True, timeout=480,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
     assert JobSubmissionClient(cluster.dashboard).get_job_status(job_id) == JobStatus.SUCCEEDED
