@@ -94,6 +94,18 @@ def set_env_runner_seed(runner, seed: int) -> None:
     runner._seed = seed
 
 
+def start_fresh_episodes_at_next_sample(runner, seed: int) -> None:
+    """Make the runner's next `sample()` reset every env with `seed`, dropping any episode in progress
+    (its steps already went wherever they were sampled to)."""
+    runner._seed = seed
+    runner._needs_initial_reset = True
+
+
+def local_learner(algorithm):
+    """The Learner of an Algorithm whose learner runs in its own process (`num_learners=0`), else None."""
+    return getattr(algorithm.learner_group, "_learner", None)
+
+
 # --- Replay buffer ------------------------------------------------------------------------------------
 
 

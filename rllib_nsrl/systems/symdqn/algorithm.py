@@ -3,16 +3,35 @@
 An epoch of the SymDQN paper is 50 training episodes followed by evaluation on 50 new episodes
 (docs/systems/symdqn.md). One `train()` here runs DQN's own `training_step` until `train_episodes_per_epoch`
 more episodes have finished; RLlib then evaluates for `evaluation_duration` episodes (unit "episodes").
+
+**Exact restore.** Every epoch starts fresh training episodes from a seed derived from (seed, epoch) —
+the few steps of an episode begun at the end of the previous epoch are dropped from the env (they are
+already in the replay buffer) — so no game is in progress at a checkpoint. A checkpoint then holds, beside
+RLlib's own state, everything else the next epochs depend on (`nsrl_exact_state.pkl`): the replay buffer
+and its sampling generator, the global Python/numpy/torch generators, the env runners' episode-seed
+counters and metrics, and the learner's patch store, update and restart counters and metrics. A run
+restored after epoch k gives the same per-epoch numbers as one that was never interrupted.
 """
 
 from __future__ import annotations
+
+import pickle
+import random
+from pathlib import Path
 
 import numpy as np
 from ray.rllib.algorithms.dqn import DQN
 from ray.rllib.utils.annotations import override
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_EPISODES_LIFETIME
 
-from rllib_nsrl.ray_private import seed_replay_buffer
+from rllib_nsrl.ray_private import local_learner, seed_replay_buffer, start_fresh_episodes_at_next_sample
+
+EXACT_STATE_FILE = "nsrl_exact_state.pkl"
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The training-episode seed of epoch `epoch` (≥ 2; epoch 1 uses the env runner's own seed)."""
+    return (seed * 1_000_033 + epoch * 104_729 + 17) % (2**31 - 1)
 
 
 class EpochDQN(DQN):
@@ -45,3 +64,88 @@ class EpochDQN(DQN):
         start = self._episodes_lifetime()
         while self._episodes_lifetime() - start < self.config.train_episodes_per_epoch:
             super().training_step()
+        if self.config.seed is not None and self.env_runner is not None:
+            # the next epoch starts new games: nothing is in progress at this epoch's checkpoint
+            epoch = self.training_iteration + 2  # `training_iteration` counts this epoch after it returns
+            start_fresh_episodes_at_next_sample(self.env_runner, epoch_seed(self.config.seed, epoch))
+
+    # --- exact restore ------------------------------------------------------------------------------
+
+    def _exact_state(self) -> dict:
+        state = {
+            "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
+                    "torch": __import__("torch").get_rng_state()},
+        }  # fmt: skip
+        buffer = self.local_replay_buffer
+        if buffer is not None:
+            state["replay_buffer"] = buffer.get_state()
+            if hasattr(buffer, "rng"):
+                state["replay_rng"] = buffer.rng.bit_generator.state
+        for key, runner in (("env_runner", self.env_runner), ("eval_env_runner", self.eval_env_runner)):
+            if runner is not None:
+                state[key] = {
+                    "metrics": runner.metrics.get_state(),
+                    "counters": {k: getattr(runner, k) for k in ("_seed", "_base_seed", "_episode_calls")
+                                 if hasattr(runner, k)},
+                }  # fmt: skip
+        learner = local_learner(self)
+        if learner is not None:
+            state["learner"] = {
+                "metrics": learner.metrics.get_state(),
+                "patch_sets": {
+                    mid: ps.state_dict() for mid, ps in getattr(learner, "_patch_sets", {}).items()
+                },
+                "updates": dict(getattr(learner, "_updates", {})),
+                "restarts": dict(getattr(learner, "_restarts", {})),
+            }
+        return state
+
+    def _set_exact_state(self, state: dict) -> None:
+        import torch
+
+        from rllib_nsrl.symbolic.patches import UniquePatchSet
+
+        buffer = self.local_replay_buffer
+        if buffer is not None and "replay_buffer" in state:
+            buffer.set_state(state["replay_buffer"])
+            if "replay_rng" in state and hasattr(buffer, "rng"):
+                buffer.rng.bit_generator.state = state["replay_rng"]
+        for key, runner in (("env_runner", self.env_runner), ("eval_env_runner", self.eval_env_runner)):
+            if runner is not None and key in state:
+                runner.metrics.set_state(state[key]["metrics"])
+                for name, value in state[key]["counters"].items():
+                    setattr(runner, name, value)
+                if key == "env_runner":
+                    runner._needs_initial_reset = True  # new games from the saved seed
+        learner = local_learner(self)
+        if learner is not None and "learner" in state:
+            saved = state["learner"]
+            learner.metrics.set_state(saved["metrics"])
+            learner._patch_sets = {}
+            for mid, ps_state in saved["patch_sets"].items():
+                patch_set = UniquePatchSet(ps_state["capacity"])
+                patch_set.load_state_dict(ps_state)
+                learner._patch_sets[mid] = patch_set
+            learner._updates, learner._restarts = dict(saved["updates"]), dict(saved["restarts"])
+        rng = state["rng"]
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])
+        torch.set_rng_state(rng["torch"])
+
+    @override(DQN)
+    def save_to_path(self, path=None, *, state=None, filesystem=None, use_msgpack=False):
+        """RLlib's checkpoint, plus `nsrl_exact_state.pkl` (see the module docstring)."""
+        path = super().save_to_path(path, state=state, filesystem=filesystem, use_msgpack=use_msgpack)
+        if filesystem is None and state is None:
+            with open(Path(path) / EXACT_STATE_FILE, "wb") as f:
+                pickle.dump(self._exact_state(), f)
+        return path
+
+    @override(DQN)
+    def restore_from_path(self, path, *, component=None, filesystem=None, **kwargs):
+        """RLlib's restore, then the exact state when the checkpoint has it (older ones do not)."""
+        super().restore_from_path(path, component=component, filesystem=filesystem, **kwargs)
+        exact = Path(path) / EXACT_STATE_FILE
+        if component is None and filesystem is None and exact.is_file():
+            with open(exact, "rb") as f:
+                self._set_exact_state(pickle.load(f))
