@@ -13,7 +13,7 @@ def test_nlm_bench_dict_shape_and_table():
             fig = cell[path]
             assert fig["status"] == "ok" and fig["wall_ms"] > 0 and fig["cpu_ms"] >= 0
             assert "peak_mb" in fig and "outputs" not in fig
-        assert cell["equal"] is True and cell["max_abs_diff"] < 1e-4
+        assert cell["equal"] is True and cell["max_rel_error"] < 1e-4
         assert cell["speedup_wall"] > 0 and cell["speedup_cpu"] > 0
     assert json.loads(json.dumps(res)) == res
     table = format_nlm_table(res)
