@@ -22,6 +22,8 @@ with the weight split into blocks W[k, part] (permutation k, input part),
 `Linear(cat_k perm_k(cat(parts))) = b + Σ_k perm_k(Σ_part part · W[k, part])`, and
 `expand(x) · W = expand(x · W)`. Each block maps C_in → C_out channels before anything is permuted or
 broadcast, so only C_out-channel tensors are permuted. Same parameters and `state_dict` keys in both paths.
+Below `FAST_MIN_SIZE` the fast path's extra (small) ops cost more than they save, and a module set to
+`fast` computes with the reference formula there (`use_fast_path(..., min_size=0)` forces the fast one).
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ import torch
 from torch import nn
 
 Predicates = list[torch.Tensor | None]
+# batch · n^B · B! (the reference's largest permuted group, per channel) from which the fast path pays on
+# CPU: 0.6× at 4 · 10² · 2, ≈ 1× at 64 · 8² · 2, 1.5× at 4 · 10³ · 6 (`nsrl bench nlm`, docs/speed.md)
+FAST_MIN_SIZE = 10_000
 
 
 def expand(x: torch.Tensor, n: int) -> torch.Tensor:
@@ -242,7 +247,7 @@ class NLMLayer(nn.Module):
         fast: bool = True,
     ):
         super().__init__()
-        self.fast = fast
+        self.fast, self.fast_min_size = fast, FAST_MIN_SIZE
         self.breadth = len(in_channels) - 1
         if isinstance(out_channels, int):
             out_channels = [out_channels] * (self.breadth + 1)
@@ -282,7 +287,7 @@ class NLMLayer(nn.Module):
         """
         x = _pad(inputs, self.breadth + 1)
         n = next((t.shape[1] for t in x[1:] if t is not None), None)
-        if self.fast:
+        if self._fast_for(x, n):
             outputs = self._forward_cf([_to_cf(t) for t in x], n, logits, arities, None)
             return [None if t is None else t.movedim(0, -1) for t in outputs]
         outputs: Predicates = []
@@ -304,6 +309,12 @@ class NLMLayer(nn.Module):
                 out = _merge([x[r], out])
             outputs.append(out)
         return outputs
+
+    def _fast_for(self, x: Predicates, n: int | None) -> bool:
+        """Whether to take the fast path for inputs x (see `FAST_MIN_SIZE`)."""
+        batch = next((t.shape[0] for t in x if t is not None), 0)
+        size = batch * (n or 1) ** self.breadth * math.factorial(self.breadth)
+        return self.fast and size >= self.fast_min_size
 
     def _forward_cf(
         self, x: Predicates, n: int | None, logits: bool, arities: Sequence[int] | None, memo: dict | None
@@ -434,15 +445,15 @@ class KnowledgeBase(nn.Module):
 
         The inputs (if `include_inputs`), then every layer's outputs, concatenated on channels.
         """
-        if not self.layers[0].fast:
+        x = _pad(inputs, self.breadth + 1)
+        n = next((t.shape[1] for t in x[1:] if t is not None), None)
+        if not self.layers[0]._fast_for(x, n):
             layers = self.forward_layers(inputs)
             if self.include_inputs:
                 layers = [_pad(inputs, self.breadth + 1)] + layers
             return [_merge([groups[r] for groups in layers]) for r in range(self.breadth + 1)]
         # fast: channels first from the inputs to the concatenation, so every layer output is one tensor
         # that its readers (next layer, concatenation) share, and their gradients add up contiguously
-        x = _pad(inputs, self.breadth + 1)
-        n = next((t.shape[1] for t in x[1:] if t is not None), None)
         x, memo = [_to_cf(t) for t in x], {}
         layers = [x] if self.include_inputs else []
         for layer in self.layers:
@@ -463,11 +474,11 @@ class KnowledgeBase(nn.Module):
 NLMStack = KnowledgeBase
 
 
-def use_fast_path(module: nn.Module, fast: bool = True) -> None:
-    """Switch every `NLMLayer` inside `module` to the fast path (or, `fast=False`, the reference)."""
+def use_fast_path(module: nn.Module, fast: bool = True, min_size: int = FAST_MIN_SIZE) -> None:
+    """Set every `NLMLayer` inside `module` to the fast path from `min_size` on (`fast=False`: reference)."""
     for layer in module.modules():
         if isinstance(layer, NLMLayer):
-            layer.fast = fast
+            layer.fast, layer.fast_min_size = fast, min_size
 
 
 class TaskHead(nn.Module):

@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 
-from rllib_nsrl.symbolic.nlm import KnowledgeBase, NLMLayer, TaskHead, reduce, use_fast_path
+from rllib_nsrl.symbolic.nlm import FAST_MIN_SIZE, KnowledgeBase, NLMLayer, TaskHead, reduce, use_fast_path
 from rllib_nsrl.symbolic.nlm import _reduce_cf as reduce_channels_first
 
 TOL = {torch.float64: {"rtol": 1e-9, "atol": 1e-12}, torch.float32: {"rtol": 1e-5, "atol": 1e-5}}
@@ -44,6 +44,7 @@ def _assert_same(fast, ref, dtype):
 def _compare(build, inputs, call=lambda m, xs: m(xs), dtype=torch.float64):
     torch.manual_seed(0)
     fast = build().to(dtype)
+    use_fast_path(fast, min_size=0)  # the fast formula even at these tiny sizes
     ref = copy.deepcopy(fast)
     use_fast_path(ref, False)
     inputs = [None if x is None else x.to(dtype) for x in inputs]
@@ -117,6 +118,8 @@ def test_reference_state_dict_loads_into_fast_path():
     head_ref = TaskHead(ref.out_channels, arity=2, hidden_channels=[8, 8, 8, 8], fast=False)
     fast = KnowledgeBase([0, 1, 1, 0], [[8, 8, 8, 8]] * 2)
     head = TaskHead(fast.out_channels, arity=2, hidden_channels=[8, 8, 8, 8])
+    use_fast_path(fast, min_size=0)
+    use_fast_path(head, min_size=0)
     assert fast.state_dict().keys() == ref.state_dict().keys()
     fast.load_state_dict(ref.state_dict())
     head.load_state_dict(head_ref.state_dict())
@@ -128,6 +131,8 @@ def test_detached_kb_outputs_send_no_gradient_to_the_kb():
     """A head on detached KB outputs (BlocksWorld's actor) must not reach the KB through shared ∃/∀."""
     kb = KnowledgeBase([0, 1, 1, 1], [[3, 3, 3, 3]] * 2)
     head = TaskHead(kb.out_channels, arity=2, hidden_channels=3)
+    use_fast_path(kb, min_size=0)
+    use_fast_path(head, min_size=0)
     out = kb(_inputs([None, 1, 1, 1], 4, dtype=torch.float32))
     head([None if o is None else o.detach() for o in out]).sum().backward()
     assert all(p.grad is None for p in kb.parameters())
@@ -136,8 +141,18 @@ def test_detached_kb_outputs_send_no_gradient_to_the_kb():
 
 def test_fast_path_skips_unread_arities_and_checks_missing_groups():
     layer = NLMLayer([1, 1, 1, 1], 2)
+    use_fast_path(layer, min_size=0)
     xs = _inputs([1, 1, 1, 1], 3, dtype=torch.float32)
     out = layer(xs, arities=[2])
     assert out[2].shape == (2, 3, 3, 2) and out[0] is None and out[3] is None
     with pytest.raises(ValueError, match="missing predicate group"):
         layer([xs[0], None, xs[2], xs[3]])
+
+
+def test_small_inputs_take_the_reference_formula():
+    """Below FAST_MIN_SIZE (batch · n^B · B!) the reference is quicker: a `fast` layer computes with it."""
+    layer = NLMLayer([1, 1, 1, 1], 2)
+    small = _inputs([1, 1, 1, 1], 3, dtype=torch.float32)  # 2 · 3³ · 6 = 324
+    assert FAST_MIN_SIZE > 324 and layer(small, arities=[2])[0] is not None  # the reference computes all
+    big = _inputs([1, 1, 1, 1], 20, dtype=torch.float32)  # 2 · 20³ · 6 = 96 000
+    assert FAST_MIN_SIZE <= 96_000 and layer(big, arities=[2])[0] is None
