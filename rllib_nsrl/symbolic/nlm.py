@@ -172,9 +172,10 @@ class _PermutedMix(torch.autograd.Function):
         flat, buf = out.view(shape[0], -1), xs[0].new_empty(shape[0], xs[0].shape[1])
         for k, order in enumerate(orders):
             # orders[0] is the identity: that block goes straight into `out`, the others through `buf`
-            y = torch.addmm(bias.unsqueeze(1), weights[0][k], xs[0], out=flat) if k == 0 else buf
-            if k > 0:
-                torch.mm(weights[0][k], xs[0], out=buf)
+            if k == 0:
+                y = torch.addmm(bias.unsqueeze(1), weights[0][0], xs[0], out=flat)
+            else:
+                y = torch.mm(weights[0][k], xs[0], out=buf)
             for w, x in zip(weights[1:], xs[1:], strict=True):
                 y.addmm_(w[k], x)
             if k > 0:
