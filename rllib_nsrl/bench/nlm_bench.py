@@ -9,12 +9,12 @@ Cells: n × breadth B × path. Every (cell, path) runs in its own child process,
 has already imported torch, with torch on one thread (as a Tune trial of the ILP runs): one warm-up step,
 then `rounds` timed steps. "fast" is the default setting (`fast=True`), which below `FAST_MIN_SIZE`
 computes with the reference formula. Reported per step: wall ms and CPU ms (`time.process_time` of the
-child, so other load on the machine counts less), both medians, and peak memory = the child's
-`ru_maxrss` at the end minus its resident set before the first step (tensors, Adam state and what glibc
-keeps). The warm-up step's logits and parameter gradients of the two paths are compared: equal if every
-relative error ‖fast − ref‖ / ‖ref‖ is ≤ 1e-3 (float32, and a gradient sums B·n^r terms of both signs). A cell
-whose time or memory, predicted from the same path at the next smaller n by the n^B scaling of the
-arity-B groups, exceeds the limits is skipped, not run.
+child, so other load on the machine counts less), each the fastest step (load from other processes only
+ever adds time), and peak memory = the child's `ru_maxrss` at the end minus its resident set before the
+first step (tensors, Adam state and what glibc keeps). The warm-up step's logits and parameter gradients
+of the two paths are compared: equal if every relative error ‖fast − ref‖ / ‖ref‖ is ≤ 1e-3 (float32, and
+a gradient sums B·n^r terms of both signs). A cell whose time or memory, predicted from the same path at
+the next smaller n by the n^B scaling of the arity-B groups, exceeds the limits is skipped, not run.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import multiprocessing
 import queue as queue_module
 import resource
-import statistics
 import time
 
 import torch
@@ -91,8 +90,8 @@ def measure(n: int, breadth: int, fast: bool, seed: int, rounds: int) -> dict:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - rss_before
     return {
         "status": "ok",
-        "wall_ms": round(1000 * statistics.median(wall), 1),
-        "cpu_ms": round(1000 * statistics.median(cpu), 1),
+        "wall_ms": round(1000 * min(wall), 1),
+        "cpu_ms": round(1000 * min(cpu), 1),
         "peak_mb": round(peak, 1),
         # numpy, not tensors: torch would pass tensors between processes as shared-memory handles that
         # die with the child
@@ -208,7 +207,7 @@ def run_nlm_bench(
 def format_nlm_table(res: dict) -> str:
     """The human-readable table of `run_nlm_bench`'s result."""
     lines = [
-        f"nsrl bench nlm — {res['model']}; median of {res['rounds']} steps after a warm-up, "
+        f"nsrl bench nlm — {res['model']}; fastest of {res['rounds']} steps after a warm-up, "
         f"torch threads {res['torch_threads']}; peak memory: {res['memory']}",
         "",
         "| n | B | reference ms (CPU ms) | fast ms (CPU ms) | speed-up wall (CPU) "
