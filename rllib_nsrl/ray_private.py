@@ -101,6 +101,46 @@ def start_fresh_episodes_at_next_sample(runner, seed: int) -> None:
     runner._needs_initial_reset = True
 
 
+_RUNNER_FIELDS = (
+    "_ongoing_episodes",
+    "_done_episodes_for_metrics",
+    "_ongoing_episodes_for_metrics",
+    "_shared_data",
+    "_cached_to_module",
+    "_needs_initial_reset",
+    "_seed",
+)
+
+
+def env_runner_exact_state(runner) -> dict:
+    """A `SingleAgentEnvRunner` mid-rollout, for a checkpoint: its envs' exact states (each env must have
+    `get_exact_state()`), the vector env's autoreset flags, the episodes in progress, the cached
+    connector output for the next step, its seed and its metrics. Picklable."""
+    vector = runner.env.unwrapped
+    return {
+        "envs": [env.unwrapped.get_exact_state() for env in vector.envs],
+        "autoreset": getattr(vector, "_autoreset_envs", None),
+        "fields": {name: getattr(runner, name) for name in _RUNNER_FIELDS if hasattr(runner, name)},
+        "metrics": runner.metrics.get_state(),
+    }
+
+
+def set_env_runner_exact_state(runner, state: dict) -> None:
+    """Continue a runner from `env_runner_exact_state` (taken from a runner of the same config)."""
+    import copy
+
+    vector = runner.env.unwrapped
+    if state["fields"].get("_needs_initial_reset") is False:
+        runner.env.reset()  # arms the per-env wrappers (reset-before-step checks); states follow
+    for env, env_state in zip(vector.envs, state["envs"], strict=True):
+        env.unwrapped.set_exact_state(env_state)
+    if state["autoreset"] is not None:
+        vector._autoreset_envs = state["autoreset"].copy()
+    for name, value in state["fields"].items():
+        setattr(runner, name, copy.deepcopy(value))
+    runner.metrics.set_state(state["metrics"])
+
+
 def local_learner(algorithm):
     """The Learner of an Algorithm whose learner runs in its own process (`num_learners=0`), else None."""
     return getattr(algorithm.learner_group, "_learner", None)

@@ -158,6 +158,37 @@ class AtariObjectsEnv(gym.Env):
         """Close the emulator."""
         self._atari.close()
 
+    # ------------------------------------------------------------------ exact state
+    def get_exact_state(self) -> dict:
+        """Everything the next steps depend on, mid-game included: the emulator (with its RNG), the
+        env's and the ALE wrapper's generators, the kept screens, frame and object stacks, lives.
+        Picklable; `set_exact_state` on any env of the same game and settings continues bit for bit."""
+        atari_rng = getattr(self._atari, "_np_random", None)
+        return {
+            "ale": self.ale.cloneState(include_rng=True),
+            "np_random": None if self._np_random is None else self._np_random.bit_generator.state,
+            "atari_np_random": None if atari_rng is None else atari_rng.bit_generator.state,
+            "screens": self._screens.copy(),
+            "frames": self._frames.copy(),
+            "objects": self._objects.copy(),
+            "lives": self._lives,
+            "life_lost": self._life_lost,
+        }
+
+    def set_exact_state(self, state: dict) -> None:
+        """Continue from a `get_exact_state()`."""
+        self.ale.restoreState(state["ale"])
+        if state["np_random"] is not None:
+            self.np_random.bit_generator.state = state["np_random"]
+        if state["atari_np_random"] is not None and getattr(self._atari, "_np_random", None) is not None:
+            self._atari._np_random.bit_generator.state = state["atari_np_random"]
+        self._screens[:], self._frames[:], self._objects[:] = (
+            state["screens"],
+            state["frames"],
+            state["objects"],
+        )
+        self._lives, self._life_lost = int(state["lives"]), bool(state["life_lost"])
+
     # ------------------------------------------------------------------ helpers
     def _new_game(self, seed: int | None) -> None:
         """Reset the game (seeding the emulator when `seed` is given), then 1…noop_max raw no-op frames."""

@@ -4,6 +4,11 @@ Each evaluation adds `result["insight"]`: full-game scores of the neural actor (
 training) and of the EQL actor (sampled, the paper's reference, and greedy), coordinate MAE
 of perception in pixels on the dataset's test split (per slot), and the EQL/neural argmax agreement
 there. RLlib's own evaluation stays off: its episode metrics count lives, not games.
+
+Checkpoints continue bit for bit (`rllib_nsrl/exact_restore.py`): beside RLlib's state they hold the
+games in progress (each env's emulator state with its RNG, frame and object stacks, lives), the episodes
+the env runner is building, its cached connector output, the vector env's autoreset flags and the global
+generators; the evaluation seeds follow the iteration.
 """
 
 from __future__ import annotations
@@ -13,13 +18,26 @@ from ray.rllib.algorithms.ppo import PPO
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.utils.annotations import override
 
+from rllib_nsrl.exact_restore import ExactRestoreMixin
+from rllib_nsrl.ray_private import env_runner_exact_state, set_env_runner_exact_state
 from rllib_nsrl.seeding import derive_seed
 
 RESULT_KEY = "insight"
 
 
-class InsightPPO(PPO):
+class InsightPPO(ExactRestoreMixin, PPO):
     """PPO with the INSIGHT module, learner and evaluation (`InsightPPOConfig`)."""
+
+    def _exact_state(self) -> dict:
+        state = super()._exact_state()
+        if self.env_runner is not None:
+            state["env_runner_exact"] = env_runner_exact_state(self.env_runner)
+        return state
+
+    def _set_exact_state(self, state: dict) -> None:
+        if self.env_runner is not None and "env_runner_exact" in state:
+            set_env_runner_exact_state(self.env_runner, state["env_runner_exact"])
+        super()._set_exact_state(state)
 
     @classmethod
     @override(PPO)
@@ -43,8 +61,13 @@ class InsightPPO(PPO):
 
     def _module(self):
         if self._eval_module is None:
+            import torch
+
             spec = self.config.get_rl_module_spec(spaces=self._spaces())
-            self._eval_module = spec.build()
+            # its random init (overwritten at once) must not draw from the global generator that training
+            # uses, or a restored run, which builds it later, would sample differently
+            with torch.random.fork_rng(devices=[]):
+                self._eval_module = spec.build()
         self._eval_module.set_state(self.learner_group.get_weights([DEFAULT_MODULE_ID])[DEFAULT_MODULE_ID])
         return self._eval_module
 

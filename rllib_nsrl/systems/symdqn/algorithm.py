@@ -9,24 +9,20 @@ the few steps of an episode begun at the end of the previous epoch are dropped f
 already in the replay buffer) — so no game is in progress at a checkpoint. A checkpoint then holds, beside
 RLlib's own state, everything else the next epochs depend on (`nsrl_exact_state.pkl`): the replay buffer
 and its sampling generator, the global Python/numpy/torch generators, the env runners' episode-seed
-counters and metrics, and the learner's patch store, update and restart counters and metrics. A run
-restored after epoch k gives the same per-epoch numbers as one that was never interrupted.
+counters and metrics, and the learner's patch store, update and restart counters and metrics
+(`rllib_nsrl/exact_restore.py`). A run restored after epoch k gives the same per-epoch numbers as one
+that was never interrupted.
 """
 
 from __future__ import annotations
-
-import pickle
-import random
-from pathlib import Path
 
 import numpy as np
 from ray.rllib.algorithms.dqn import DQN
 from ray.rllib.utils.annotations import override
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_EPISODES_LIFETIME
 
+from rllib_nsrl.exact_restore import ExactRestoreMixin
 from rllib_nsrl.ray_private import local_learner, seed_replay_buffer, start_fresh_episodes_at_next_sample
-
-EXACT_STATE_FILE = "nsrl_exact_state.pkl"
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -34,7 +30,7 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_033 + epoch * 104_729 + 17) % (2**31 - 1)
 
 
-class EpochDQN(DQN):
+class EpochDQN(ExactRestoreMixin, DQN):
     """DQN with one paper epoch per iteration; built from `SymDQNConfig`."""
 
     @classmethod
@@ -69,13 +65,10 @@ class EpochDQN(DQN):
             epoch = self.training_iteration + 2  # `training_iteration` counts this epoch after it returns
             start_fresh_episodes_at_next_sample(self.env_runner, epoch_seed(self.config.seed, epoch))
 
-    # --- exact restore ------------------------------------------------------------------------------
+    # --- exact restore (rllib_nsrl/exact_restore.py) ----------------------------------------------
 
     def _exact_state(self) -> dict:
-        state = {
-            "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
-                    "torch": __import__("torch").get_rng_state()},
-        }  # fmt: skip
+        state = super()._exact_state()
         buffer = self.local_replay_buffer
         if buffer is not None:
             state["replay_buffer"] = buffer.get_state()
@@ -83,15 +76,14 @@ class EpochDQN(DQN):
                 state["replay_rng"] = buffer.rng.bit_generator.state
         for key, runner in (("env_runner", self.env_runner), ("eval_env_runner", self.eval_env_runner)):
             if runner is not None:
-                state[key] = {
-                    "metrics": runner.metrics.get_state(),
-                    "counters": {k: getattr(runner, k) for k in ("_seed", "_base_seed", "_episode_calls")
-                                 if hasattr(runner, k)},
-                }  # fmt: skip
+                state[key + "_counters"] = {
+                    k: getattr(runner, k)
+                    for k in ("_seed", "_base_seed", "_episode_calls")
+                    if hasattr(runner, k)
+                }
         learner = local_learner(self)
         if learner is not None:
             state["learner"] = {
-                "metrics": learner.metrics.get_state(),
                 "patch_sets": {
                     mid: ps.state_dict() for mid, ps in getattr(learner, "_patch_sets", {}).items()
                 },
@@ -101,8 +93,6 @@ class EpochDQN(DQN):
         return state
 
     def _set_exact_state(self, state: dict) -> None:
-        import torch
-
         from rllib_nsrl.symbolic.patches import UniquePatchSet
 
         buffer = self.local_replay_buffer
@@ -111,41 +101,18 @@ class EpochDQN(DQN):
             if "replay_rng" in state and hasattr(buffer, "rng"):
                 buffer.rng.bit_generator.state = state["replay_rng"]
         for key, runner in (("env_runner", self.env_runner), ("eval_env_runner", self.eval_env_runner)):
-            if runner is not None and key in state:
-                runner.metrics.set_state(state[key]["metrics"])
-                for name, value in state[key]["counters"].items():
+            if runner is not None and key + "_counters" in state:
+                for name, value in state[key + "_counters"].items():
                     setattr(runner, name, value)
                 if key == "env_runner":
                     runner._needs_initial_reset = True  # new games from the saved seed
         learner = local_learner(self)
         if learner is not None and "learner" in state:
             saved = state["learner"]
-            learner.metrics.set_state(saved["metrics"])
             learner._patch_sets = {}
             for mid, ps_state in saved["patch_sets"].items():
                 patch_set = UniquePatchSet(ps_state["capacity"])
                 patch_set.load_state_dict(ps_state)
                 learner._patch_sets[mid] = patch_set
             learner._updates, learner._restarts = dict(saved["updates"]), dict(saved["restarts"])
-        rng = state["rng"]
-        random.setstate(rng["python"])
-        np.random.set_state(rng["numpy"])
-        torch.set_rng_state(rng["torch"])
-
-    @override(DQN)
-    def save_to_path(self, path=None, *, state=None, filesystem=None, use_msgpack=False):
-        """RLlib's checkpoint, plus `nsrl_exact_state.pkl` (see the module docstring)."""
-        path = super().save_to_path(path, state=state, filesystem=filesystem, use_msgpack=use_msgpack)
-        if filesystem is None and state is None:
-            with open(Path(path) / EXACT_STATE_FILE, "wb") as f:
-                pickle.dump(self._exact_state(), f)
-        return path
-
-    @override(DQN)
-    def restore_from_path(self, path, *, component=None, filesystem=None, **kwargs):
-        """RLlib's restore, then the exact state when the checkpoint has it (older ones do not)."""
-        super().restore_from_path(path, component=component, filesystem=filesystem, **kwargs)
-        exact = Path(path) / EXACT_STATE_FILE
-        if component is None and filesystem is None and exact.is_file():
-            with open(exact, "rb") as f:
-                self._set_exact_state(pickle.load(f))
+        super()._set_exact_state(state)

@@ -35,6 +35,7 @@ PLAIN = {"noop_max": 0, "fire_reset": False, "episodic_life": False, "clip_rewar
 
 def _ocatari(game, **kwargs):
     import ocatari.core as core
+
     # create_buffer_stacks: a fresh list, since OCAtari's default list is shared and grows per instance
     return core.OCAtari(f"{game}NoFrameskip-v4", mode="ram", hud=False, obs_mode="ori",
                         create_buffer_stacks=[], **kwargs)  # fmt: skip
@@ -204,3 +205,32 @@ def test_episodic_life_ends_the_episode_and_continues_the_game(episodic):
         assert env.reset(seed=0)[1]["episode_frame_number"] == 0  # a seed always starts a new game
     else:
         assert info["episode_frame_number"] == 0
+
+
+@pytest.mark.parametrize("game", ["Pong", "Freeway"])
+def test_exact_state_continues_a_game_bit_for_bit_in_another_env(game):
+    import pickle
+
+    env = AtariObjectsEnv({"game": game})
+    env.reset(seed=5)
+    actions = np.random.default_rng(0).integers(0, env.action_space.n, size=400)
+    for a in actions[:150]:
+        env.step(int(a))
+    saved = pickle.loads(pickle.dumps(env.get_exact_state()))  # as it travels in a checkpoint
+
+    def play(e):
+        out = []
+        for a in actions[150:]:
+            obs, reward, terminated, truncated, info = e.step(int(a))
+            out.append(
+                (obs.tobytes(), reward, terminated, truncated, info["objects"].tobytes(), info["lives"])
+            )
+            if terminated or truncated:
+                e.reset()  # the env's own generator picks the no-ops: restored too
+        return out
+
+    straight = play(env)
+    other = AtariObjectsEnv({"game": game})
+    other.reset(seed=123)  # a different game in progress, overwritten by the saved one
+    other.set_exact_state(saved)
+    assert play(other) == straight
