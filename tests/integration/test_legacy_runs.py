@@ -15,6 +15,19 @@ pytestmark = pytest.mark.ray
 
 DATA = Path(__file__).parents[1] / "data" / "legacy_runs"
 RUNS = {"ilp_legacy": "ilp_lifelong_graph.yaml", "symdqn_legacy": "quickstart.yaml"}
+# tune_configs/quickstart.yaml at commit 40e1198 (the spec of symdqn_legacy, before --smoke)
+QUICKSTART_40E1198 = """
+name: quickstart
+kind: symdqn
+description: DuelDQN vs SymDQN(AF), short budget
+conditions: [DuelDQN, SymDQN(AF)]
+seeds: [0, 1]
+epoch: {train_episodes: 10, eval_episodes: 20}
+stop: {epochs: 4}
+dqn: {epsilon: [[0, 0.95], [2000, 0.05]]}
+analysis: {epochs: [2, 4], window: 1}
+resources: {cpus_per_trial: 1}
+"""
 
 
 def copy_run(name, tmp_path):
@@ -47,14 +60,16 @@ def test_legacy_ilp_run_resumes(ray_session, repo_path, tmp_path, capsys):
     assert sorted(p.read_text() for p in run.glob("*/result.json")) == results  # nothing re-run or lost
 
 
-def test_legacy_symdqn_run_refuses_resume_in_one_line(repo_path, tmp_path, capsys):
+def test_legacy_symdqn_run_refuses_resume_in_one_line(tmp_path, capsys):
     """Its SymDQN settings sat in `_model_config`; Tune refuses a param space of other keys, so nsrl says
-    what to do before Ray starts, and changes nothing."""
+    what to do before Ray starts, and changes nothing. Resumed with the quickstart.yaml it was made with, so
+    that later changes to that spec do not matter."""
     run = copy_run("symdqn_legacy", tmp_path)
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
-    spec = str(Path(repo_path) / "tune_configs" / "quickstart.yaml")
+    spec = tmp_path / "quickstart_40e1198.yaml"
+    spec.write_text(QUICKSTART_40E1198)
     storage = str(tmp_path / "runs")
-    args = ["run", spec, "--smoke", "--resume", "--storage", storage, "--name", "symdqn_legacy"]
+    args = ["run", str(spec), "--smoke", "--resume", "--storage", storage, "--name", "symdqn_legacy"]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "git checkout 40e1198" in err and "nsrl analyze" in err
