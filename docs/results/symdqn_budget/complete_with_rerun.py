@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rllib_nsrl.analysis import symdqn_report as rep
+from rllib_nsrl.systems.symdqn import report as rep
 from rllib_nsrl.analysis.results import load_trials
 
 HERE = Path(__file__).resolve().parent
@@ -58,7 +58,7 @@ def main(rerun_dir: str) -> int:
         )
         first = first[~((first["condition"] == cond) & (first["seed"] == seed))]
     long = pd.concat([first, rerun[first.columns]], ignore_index=True)
-    table = rep.summary_table(long, epochs)
+    table = rep.summary_table(long, epochs, spec["epoch"]["train_episodes"])
     table.to_csv(HERE / "summary.csv", index=False)
     text = rep.markdown(table, window, spec["epoch"]["eval_episodes"], epochs, spec["conditions"])
     compute = pd.read_csv(HERE / "compute.csv")
@@ -68,8 +68,12 @@ def main(rerun_dir: str) -> int:
     )
     long.to_csv(HERE / "curves.csv", index=False)
     rep.compute_table(trials).to_csv(HERE / "compute_rerun.csv", index=False)
-    rep.plot(long, "score", "score (return / max return)", HERE / "score.png")
-    rep.plot(long, "negative_ratio", "negative ratio", HERE / "negative_ratio.png")
+    episodes = spec["epoch"]["train_episodes"]
+    rep.plot(
+        long, "score", "score (return / max return)", HERE / "score.png", "SymDQN budget run: score", episodes
+    )
+    rep.plot(long, "negative_ratio", "negative ratio", HERE / "negative_ratio.png",
+             "SymDQN budget run: negative ratio", episodes)  # fmt: skip
     print(text)
     return 0
 
