@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from rllib_nsrl.systems.symdqn import report as rep
 from rllib_nsrl.analysis.results import load_trials
+from rllib_nsrl.systems.symdqn import report as rep
 
 HERE = Path(__file__).resolve().parent
 SPEC = Path(__file__).resolve().parents[3] / "tune_configs" / "symdqn_budget.yaml"
