@@ -2,7 +2,7 @@
 
 The model server is replaced here by a small real HTTP server process speaking the same protocol
 (`/health`, `/v1/chat/completions`), so start-up, errors and shutdown are exercised without the 1.4 GB
-model; the real model runs in the opt-in `tests/integration/test_local_llm.py`."""
+model; the real model runs in the opt-in `tests/integration/test_local_llm_model.py`."""
 
 import sys
 import textwrap
