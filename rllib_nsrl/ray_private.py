@@ -25,6 +25,13 @@ PRIVATE_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("ray.rllib.algorithms.algorithm_config.AlgorithmConfig", "_env_to_module_connector"),
     ("ray.rllib.core.learner.learner.Learner", "_create_iterator_if_necessary"),
     ("ray.rllib.utils.minibatch_utils.MiniBatchCyclicIterator", "_batch"),
+    ("ray.rllib.env.single_agent_env_runner.SingleAgentEnvRunner", "_needs_initial_reset"),
+    ("ray.rllib.env.single_agent_env_runner.SingleAgentEnvRunner", "_ongoing_episodes"),
+    ("ray.rllib.env.single_agent_env_runner.SingleAgentEnvRunner", "_done_episodes_for_metrics"),
+    ("ray.rllib.env.single_agent_env_runner.SingleAgentEnvRunner", "_ongoing_episodes_for_metrics"),
+    ("ray.rllib.env.single_agent_env_runner.SingleAgentEnvRunner", "_shared_data"),
+    ("ray.rllib.env.single_agent_env_runner.SingleAgentEnvRunner", "_cached_to_module"),
+    ("ray.tune.logger.json.JsonLoggerCallback", "_trial_files"),
 )
 
 
@@ -141,9 +148,23 @@ def set_env_runner_exact_state(runner, state: dict) -> None:
     runner.metrics.set_state(state["metrics"])
 
 
+def rearm_initial_reset(runner) -> None:
+    """Make the runner's next `sample()` start new games with its (current) seed."""
+    runner._needs_initial_reset = True
+
+
+def logger_trial_file(callback, trial):
+    """The open file a Tune file-logger callback writes `trial`'s rows to, or None before its first row."""
+    return callback._trial_files.get(trial)
+
+
 def local_learner(algorithm):
     """The Learner of an Algorithm whose learner runs in its own process (`num_learners=0`), else None."""
-    return getattr(algorithm.learner_group, "_learner", None)
+    group = algorithm.learner_group
+    if not group.is_local:
+        return None
+    (call,) = group.foreach_learner(lambda learner: learner)  # RemoteCallResults of one local call
+    return call.get()
 
 
 # --- Replay buffer ------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from pathlib import Path
 from ray.air.constants import EXPR_PROGRESS_FILE, EXPR_RESULT_FILE
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-from rllib_nsrl.ray_private import csv_writer_for_resumed_trial
+from rllib_nsrl.ray_private import csv_writer_for_resumed_trial, logger_trial_file
 
 
 def existing_header(path: Path) -> list[str] | None:
@@ -107,7 +107,7 @@ class _ExactlyOnce:
         if it is None:
             return
         if it <= last[trial]:
-            self._trial_files[trial].flush()
+            logger_trial_file(self, trial).flush()
             dropped = drop_rows_from(path, it, self.FORMAT)
             if dropped and self.FORMAT == "json":
                 print(
@@ -125,7 +125,7 @@ class ExactlyOnceJsonLogger(_ExactlyOnce, JsonLoggerCallback):
 
     def log_trial_result(self, iteration: int, trial, result: dict):
         """Tune's JSON line, after dropping the lines a restored trial repeats."""
-        if trial not in self._trial_files:
+        if logger_trial_file(self, trial) is None:
             self.log_trial_start(trial)  # restores the file from the storage path, if it is remote
         self._exactly_once(trial, result)
         super().log_trial_result(iteration, trial, result)

@@ -44,6 +44,25 @@ def assert_same(tuned: pd.DataFrame, direct: pd.DataFrame, needed: list[str]) ->
         assert np.array_equal(a, b, equal_nan=True), f"{column}: {a} (Tune) != {b} (direct)"
 
 
+def straight_and_restored(build, tmp_path) -> tuple[list[dict], list[dict]]:
+    """Three `train()` calls straight through, and (from a new Algorithm) one call, a checkpoint, a restore
+    into another new Algorithm and two more calls: (the 3 straight results, the 2 restored results)."""
+    algo = build()
+    try:
+        straight = [algo.train() for _ in range(3)]
+        algo.stop()
+        algo = build()
+        algo.train()
+        algo.save_to_path(str(tmp_path / "ckpt"))
+        algo.stop()
+        algo = build()
+        algo.restore_from_path(str(tmp_path / "ckpt"))
+        restored = [algo.train() for _ in range(2)]
+    finally:
+        algo.stop()
+    return straight, restored
+
+
 def assert_seeds_differ(tuned: dict, columns: list[str]) -> None:
     for column in columns:
         assert not tuned[0][column].equals(tuned[1][column]), f"seeds 0 and 1 agree on {column}"
@@ -82,19 +101,9 @@ def test_symdqn_restored_run_continues_bit_for_bit(ray_session, tmp_path):
     def build():
         return symdqn_config(spec, "SymDQN(AR,AF)", 0).build_algo()
 
-    algo = build()
     try:
-        straight = [algo.train() for _ in range(3)]
-        algo.stop()
-        algo = build()
-        algo.train()
-        algo.save_to_path(str(tmp_path / "ckpt"))
-        algo.stop()
-        algo = build()
-        algo.restore_from_path(str(tmp_path / "ckpt"))
-        restored = [algo.train() for _ in range(2)]
+        straight, restored = straight_and_restored(build, tmp_path)
     finally:
-        algo.stop()
         torch.set_num_threads(threads)
     a, b = metrics(pd.json_normalize(straight[1:], sep="/")), metrics(pd.json_normalize(restored, sep="/"))
     needed = ["evaluation/env_runners/score", "env_runners/score", "learners/default_policy/total_loss",
@@ -149,19 +158,7 @@ def test_insight_same_seed_same_epochs_and_a_restore_continues(ray_session, tmp_
     def build():
         return insight_config(valid, "INSIGHT", 0, data, weights).build_algo()
 
-    algo = build()
-    try:
-        direct = [algo.train() for _ in range(3)]
-        algo.stop()
-        algo = build()
-        algo.train()
-        algo.save_to_path(str(tmp_path / "ckpt"))
-        algo.stop()
-        algo = build()
-        algo.restore_from_path(str(tmp_path / "ckpt"))
-        restored = [algo.train() for _ in range(2)]
-    finally:
-        algo.stop()
+    direct, restored = straight_and_restored(build, tmp_path)
     needed = ["insight/eql_return", "insight/mae_px", "learners/default_policy/guidance_loss",
               "learners/default_policy/perception_loss", "learners/default_policy/total_loss"]  # fmt: skip
     assert_same(tuned[0], metrics(pd.json_normalize(direct, sep="/")), needed)

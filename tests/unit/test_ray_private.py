@@ -26,7 +26,7 @@ def test_private_attribute_still_exists(path, attr):
     if hasattr(cls, attr):
         return
     sources = "".join(inspect.getsource(c) for c in cls.__mro__ if c.__module__.startswith("ray."))
-    assert re.search(rf"self\.{re.escape(attr)}\b\s*(:[^=\n]*)?=", sources), (
+    assert re.search(rf"self\.{re.escape(attr)}\b\s*(:[^=]*)?=", sources), (
         f"{path} no longer sets `{attr}`: update rllib_nsrl/ray_private.py for this Ray version"
     )
 

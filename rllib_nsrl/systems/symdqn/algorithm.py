@@ -22,7 +22,12 @@ from ray.rllib.utils.annotations import override
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_EPISODES_LIFETIME
 
 from rllib_nsrl.exact_restore import ExactRestoreMixin
-from rllib_nsrl.ray_private import local_learner, seed_replay_buffer, start_fresh_episodes_at_next_sample
+from rllib_nsrl.ray_private import (
+    local_learner,
+    rearm_initial_reset,
+    seed_replay_buffer,
+    start_fresh_episodes_at_next_sample,
+)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -105,7 +110,7 @@ class EpochDQN(ExactRestoreMixin, DQN):
                 for name, value in state[key + "_counters"].items():
                     setattr(runner, name, value)
                 if key == "env_runner":
-                    runner._needs_initial_reset = True  # new games from the saved seed
+                    rearm_initial_reset(runner)  # new games from the saved seed
         learner = local_learner(self)
         if learner is not None and "learner" in state:
             saved = state["learner"]
