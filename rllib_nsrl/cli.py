@@ -78,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
         help="interleaved measuring rounds per variant (train, insight); more average out load changes",
     )
     b.add_argument("--epochs", type=_positive(int), default=3, help="short epochs to train (quality)")
+    b.add_argument(
+        "--loop",
+        choices=["lean", "rllib"],
+        default="lean",
+        help="SymDQN training loop (quality): lean (default) or rllib (RLlib's DQN step, as recorded before)",
+    )
     b.add_argument("--seed", type=int, default=0)
 
     c = sub.add_parser("collect", help="collect the offline datasets of a spec (kinds with data)")
@@ -353,7 +359,8 @@ def cmd_bench(args) -> int:
     """`nsrl bench`: run one benchmark (env, train or quality)."""
     from rllib_nsrl.bench import run_bench
 
-    return run_bench(args.what, seconds=args.seconds, seed=args.seed, epochs=args.epochs, rounds=args.rounds)
+    common = dict(seconds=args.seconds, seed=args.seed, epochs=args.epochs, rounds=args.rounds)
+    return run_bench(args.what, loop=args.loop, **common)
 
 
 def cmd_explain(args) -> int:

@@ -32,6 +32,13 @@ PRIVATE_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("ray.rllib.env.single_agent_env_runner.SingleAgentEnvRunner", "_shared_data"),
     ("ray.rllib.env.single_agent_env_runner.SingleAgentEnvRunner", "_cached_to_module"),
     ("ray.tune.logger.json.JsonLoggerCallback", "_trial_files"),
+    ("ray.rllib.env.single_agent_env_runner.SingleAgentEnvRunner", "_weights_seq_no"),
+    ("ray.rllib.core.learner.learner.Learner", "_weights_seq_no"),
+)
+
+# (importable owner, method, keyword): private keyword arguments of public methods that we pass.
+PRIVATE_PARAMETERS: tuple[tuple[str, str, str], ...] = (
+    ("ray.rllib.core.learner.learner.Learner", "update", "_no_metrics_reduce"),
 )
 
 
@@ -156,6 +163,18 @@ def rearm_initial_reset(runner) -> None:
 def logger_trial_file(callback, trial):
     """The open file a Tune file-logger callback writes `trial`'s rows to, or None before its first row."""
     return callback._trial_files.get(trial)
+
+
+def learner_update(learner, *, reduce_metrics: bool, **kwargs):
+    """`Learner.update(**kwargs)`; with `reduce_metrics=False` the learner keeps this update's metrics
+    for the next reducing call (and returns None) instead of reducing them now."""
+    return learner.update(**kwargs, _no_metrics_reduce=not reduce_metrics)
+
+
+def share_weights_version(runner, learner) -> None:
+    """Set the runner's weights version (its `weights_seq_no` metric) to the learner's: for a runner that
+    acts with the learner's own module object, which is never synced."""
+    runner._weights_seq_no = learner._weights_seq_no
 
 
 def local_learner(algorithm):

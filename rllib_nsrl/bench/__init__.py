@@ -11,8 +11,11 @@ import json
 JSON_PREFIX = "BENCH_JSON "
 
 
-def run_bench(what: str, *, seconds: float = 20.0, seed: int = 0, epochs: int = 3, rounds: int = 3) -> int:
-    """Run benchmark `what` (env, train, quality, insight or nlm); print its table and JSON line."""
+def run_bench(
+    what: str, *, seconds: float = 20.0, seed: int = 0, epochs: int = 3, rounds: int = 3, loop: str = "lean"
+) -> int:
+    """Run benchmark `what` (env, train, quality, insight or nlm); print its table and JSON line.
+    loop: the SymDQN training loop of `quality` (`dqn.loop`)."""
     if what == "env":
         from rllib_nsrl.bench.env_bench import format_env_table, run_env_bench
 
@@ -32,7 +35,8 @@ def run_bench(what: str, *, seconds: float = 20.0, seed: int = 0, epochs: int = 
     elif what == "quality":
         from rllib_nsrl.bench.quality import format_quality_table, run_quality_bench
 
-        res, fmt = run_quality_bench(epochs=epochs, seed=seed), format_quality_table
+        spec_over = {"dqn": {"loop": loop}}
+        res, fmt = run_quality_bench(epochs=epochs, seed=seed, spec_over=spec_over), format_quality_table
     else:
         raise ValueError(f"unknown benchmark {what!r}; valid: env, train, quality, insight, nlm")
     print(fmt(res))

@@ -115,12 +115,12 @@ class PlainDuelingDQN:
     def update(self) -> float:
         """One gradient step on a replayed batch; returns the TD loss."""
         b = self.replay.sample(self.batch_size)
-        n = b["obs"].shape[0]
-        q_both = self.q(torch.cat([b["obs"], b["next_obs"]]))  # one pass, as RLlib's double-Q forward
-        q_sel = q_both[:n].gather(1, b["actions"][:, None]).squeeze(1)
+        # online Q of next obs only picks the action (double-Q): no graph for it, as in `DuelingQModule`
+        q_sel = self.q(b["obs"]).gather(1, b["actions"][:, None]).squeeze(1)
         with torch.no_grad():
             q_target_next = self.target(b["next_obs"])
-            best = (q_both[n:] if self.double_q else q_target_next).argmax(dim=-1, keepdim=True)
+            q_next_online = self.q(b["next_obs"]) if self.double_q else q_target_next
+            best = q_next_online.argmax(dim=-1, keepdim=True)
             q_next = q_target_next.gather(1, best).squeeze(1)
             target = b["rewards"] + self.gamma * (1.0 - b["terminated"]) * q_next
         loss = nn.functional.smooth_l1_loss(q_sel, target)  # RLlib DQN's default "huber"

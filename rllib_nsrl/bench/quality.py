@@ -57,7 +57,14 @@ def run_quality_bench(
     finally:
         if started:
             ray.shutdown()
-    return {"bench": "quality", "condition": condition, "seed": seed, "spec": spec["epoch"], "epochs": rows}
+    return {
+        "bench": "quality",
+        "condition": condition,
+        "seed": seed,
+        "spec": spec["epoch"],
+        "loop": spec["dqn"]["loop"],
+        "epochs": rows,
+    }
 
 
 def _num(value) -> float:
@@ -68,7 +75,10 @@ def format_quality_table(res: dict) -> str:
     """Human-readable table of a `run_quality_bench` result: one row per epoch, one column per metric."""
     rows = res["epochs"]
     keys = [k for k in rows[0] if k != "epoch"] if rows else []
-    lines = [f"nsrl bench quality: {res['condition']}, seed {res['seed']}, epochs of {res['spec']}"]
+    lines = [
+        f"nsrl bench quality: {res['condition']}, seed {res['seed']}, epochs of {res['spec']}, "
+        f"{res.get('loop', 'rllib')} loop"
+    ]
     lines.append("epoch " + " ".join(f"{k:>14.14s}" for k in keys))
     for row in rows:
         lines.append(f"{row['epoch']:5d} " + " ".join(f"{_num(row[k]):14.4f}" for k in keys))

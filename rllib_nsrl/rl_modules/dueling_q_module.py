@@ -13,7 +13,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from ray.rllib.algorithms.dqn.default_dqn_rl_module import QF_PREDS
+from ray.rllib.algorithms.dqn.default_dqn_rl_module import QF_NEXT_PREDS, QF_PREDS, QF_TARGET_NEXT_PREDS
 from ray.rllib.algorithms.dqn.torch.default_dqn_torch_rl_module import DefaultDQNTorchRLModule
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.rl_module import RLModule
@@ -64,6 +64,14 @@ class DuelingQModule(DefaultDQNTorchRLModule):
         heads = dueling_heads(head_in, self.action_space.n)
         self.af, self.vf = heads["af"], heads["vf"]
 
+    def train(self, mode: bool = True):
+        """`nn.Module.train`, skipped when the module is already in `mode`. RLlib switches modes around
+        every forward call (≈ 0.35 ms each for this module tree, ~1 ms per update); none of our layers
+        behaves differently in the two modes, and submodules follow the root's mode."""
+        if self.training == mode:
+            return self
+        return super().train(mode)
+
     def extra_feature_dim(self) -> int:
         """Width of features appended to the encoder output before the dueling heads."""
         return 0
@@ -71,6 +79,20 @@ class DuelingQModule(DefaultDQNTorchRLModule):
     def extra_features(self, obs: torch.Tensor) -> torch.Tensor | None:
         """[B, extra_feature_dim()] features for the heads (SymDQN: shape truths, predicted rewards)."""
         return None
+
+    @override(DefaultDQNTorchRLModule)
+    def _forward_train(self, batch: dict) -> dict:
+        """RLlib's DQN training pass, except that the online Q of the next observations — which
+        double-Q uses only to pick the bootstrap action, through an argmax — is computed without an
+        autograd graph. Same values; the backward pass runs over B observations instead of 2B
+        (encoder forward + backward at B = 16: 5.3 instead of 7.5 ms here). Not for stateful modules."""
+        if self.inference_only or not self.uses_double_q or Columns.STATE_IN in batch:
+            return super()._forward_train(batch)
+        q = self.compute_q_values({Columns.OBS: batch[Columns.OBS]})[QF_PREDS]
+        with torch.no_grad():
+            q_next = self.compute_q_values({Columns.OBS: batch[Columns.NEXT_OBS]})[QF_PREDS]
+        target = self.forward_target({Columns.OBS: batch[Columns.NEXT_OBS]})[QF_PREDS]
+        return {QF_PREDS: q, QF_NEXT_PREDS: q_next, QF_TARGET_NEXT_PREDS: target}
 
     @override(DefaultDQNTorchRLModule)
     def _qf_forward_helper(self, batch: dict, encoder: nn.Module, head: dict) -> dict:

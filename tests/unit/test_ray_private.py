@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from rllib_nsrl.ray_private import PRIVATE_ATTRIBUTES
+from rllib_nsrl.ray_private import PRIVATE_ATTRIBUTES, PRIVATE_PARAMETERS
 
 
 def owner(path):
@@ -31,15 +31,26 @@ def test_private_attribute_still_exists(path, attr):
     )
 
 
+@pytest.mark.parametrize(("path", "method", "keyword"), PRIVATE_PARAMETERS)
+def test_private_parameter_still_exists(path, method, keyword):
+    signature = inspect.signature(getattr(owner(path), method))
+    assert keyword in signature.parameters, (
+        f"{path}.{method} no longer takes `{keyword}`: update rllib_nsrl/ray_private.py for this Ray version"
+    )
+
+
 def test_no_other_module_touches_private_ray_attributes():
     """The fence holds: the private names above appear nowhere else in the package."""
     from pathlib import Path
 
     root = Path(__file__).parents[2] / "rllib_nsrl"
     names = {attr for _, attr in PRIVATE_ATTRIBUTES if attr != "_env_to_module_connector"}
+    keywords = {keyword for _, _, keyword in PRIVATE_PARAMETERS}
     for path in root.rglob("*.py"):
         if path.name == "ray_private.py":
             continue
         text = path.read_text()
         for name in names:
             assert f".{name}" not in text, f"{path.relative_to(root)} touches {name}: go through ray_private"
+        for name in keywords:
+            assert name not in text, f"{path.relative_to(root)} passes {name}: go through ray_private"

@@ -18,14 +18,28 @@ from __future__ import annotations
 
 import numpy as np
 from ray.rllib.algorithms.dqn import DQN
+from ray.rllib.algorithms.dqn.dqn import calculate_rr_weights
+from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.annotations import override
-from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_EPISODES_LIFETIME
+from ray.rllib.utils.metrics import (
+    ENV_RUNNER_RESULTS,
+    ENV_RUNNER_SAMPLING_TIMER,
+    LEARNER_RESULTS,
+    LEARNER_UPDATE_TIMER,
+    NUM_AGENT_STEPS_SAMPLED_LIFETIME,
+    NUM_ENV_STEPS_SAMPLED_LIFETIME,
+    NUM_EPISODES_LIFETIME,
+    TIMERS,
+)
 
 from rllib_nsrl.exact_restore import ExactRestoreMixin
 from rllib_nsrl.ray_private import (
+    learner_update,
     local_learner,
     rearm_initial_reset,
     seed_replay_buffer,
+    share_weights_version,
     start_fresh_episodes_at_next_sample,
 )
 
@@ -56,6 +70,23 @@ class EpochDQN(ExactRestoreMixin, DQN):
         # unseeded, same-seed runs diverge at the first sampled batch.
         if self.config.seed is not None:
             seed_replay_buffer(self.local_replay_buffer, np.random.default_rng(self.config.seed))
+        self._flat_replay = None
+        if self.config.dqn_loop == "lean":
+            self._setup_lean_loop()
+
+    def _setup_lean_loop(self) -> None:
+        """The lean loop (`dqn.loop: lean`): a flat replay buffer, and the env runner acting with the
+        learner's own module object instead of a copy synced after every training step."""
+        from rllib_nsrl.systems.symdqn.flat_replay import FlatReplayBuffer
+
+        learner = local_learner(self)
+        if learner is None or self.env_runner is None:  # validate() rules this out; a bug if it happens
+            raise RuntimeError("dqn.loop 'lean' needs a local learner and a local env runner")
+        capacity = int(self.config.replay_buffer_config["capacity"])
+        self._flat_replay = FlatReplayBuffer(capacity, seed=self.config.seed)
+        self._lean_learner = learner
+        # one process, one module: the weights the runner acts with are always the learner's latest
+        self.env_runner.module = learner.module[DEFAULT_MODULE_ID]
 
     def _episodes_lifetime(self) -> int:
         return int(self.metrics.peek((ENV_RUNNER_RESULTS, NUM_EPISODES_LIFETIME), default=0))
@@ -63,17 +94,52 @@ class EpochDQN(ExactRestoreMixin, DQN):
     @override(DQN)
     def training_step(self) -> None:
         start = self._episodes_lifetime()
+        step = self._lean_training_step if self._flat_replay is not None else super().training_step
         while self._episodes_lifetime() - start < self.config.train_episodes_per_epoch:
-            super().training_step()
+            step()
         if self.config.seed is not None and self.env_runner is not None:
             # the next epoch starts new games: nothing is in progress at this epoch's checkpoint
             epoch = self.training_iteration + 2  # `training_iteration` counts this epoch after it returns
             start_fresh_episodes_at_next_sample(self.env_runner, epoch_seed(self.config.seed, epoch))
 
+    def _lean_training_step(self) -> None:
+        """DQN's training step (sample, store, k updates) on the lean loop: transitions go to the flat
+        buffer, the learner gets ready train batches (no learner connector) and reduces its metrics
+        once per training step; no weight sync (the runner shares the learner's module)."""
+        store_weight, train_weight = calculate_rr_weights(self.config)
+        for _ in range(store_weight):
+            with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+                episodes = self.env_runner.sample()
+            self.metrics.aggregate([self.env_runner.get_metrics()], key=ENV_RUNNER_RESULTS)
+            self._flat_replay.add_episodes(episodes)
+        sampled = self.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
+        if sampled < self.config.num_steps_sampled_before_learning_starts:
+            return
+        timesteps = {
+            NUM_ENV_STEPS_SAMPLED_LIFETIME: sampled,
+            NUM_AGENT_STEPS_SAMPLED_LIFETIME: self.metrics.peek(
+                (ENV_RUNNER_RESULTS, NUM_AGENT_STEPS_SAMPLED_LIFETIME), default={}
+            ),
+        }
+        size = int(self.config.total_train_batch_size)
+        with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
+            for i in range(train_weight):
+                batch = SampleBatch(self._flat_replay.sample(size))
+                results = learner_update(
+                    self._lean_learner,
+                    batch=MultiAgentBatch({DEFAULT_MODULE_ID: batch}, env_steps=size),
+                    timesteps=timesteps,
+                    reduce_metrics=i == train_weight - 1,
+                )
+            self.metrics.aggregate([results], key=LEARNER_RESULTS)
+        share_weights_version(self.env_runner, self._lean_learner)
+
     # --- exact restore (rllib_nsrl/exact_restore.py) ----------------------------------------------
 
     def _exact_state(self) -> dict:
         state = super()._exact_state()
+        if self._flat_replay is not None:
+            state["flat_replay"] = self._flat_replay.get_state()
         buffer = self.local_replay_buffer
         if buffer is not None:
             state["replay_buffer"] = buffer.get_state()
@@ -100,6 +166,8 @@ class EpochDQN(ExactRestoreMixin, DQN):
     def _set_exact_state(self, state: dict) -> None:
         from rllib_nsrl.symbolic.patches import UniquePatchSet
 
+        if self._flat_replay is not None and "flat_replay" in state:
+            self._flat_replay.set_state(state["flat_replay"])
         buffer = self.local_replay_buffer
         if buffer is not None and "replay_buffer" in state:
             buffer.set_state(state["replay_buffer"])

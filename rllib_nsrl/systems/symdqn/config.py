@@ -44,6 +44,7 @@ class SymDQNConfig(DQNConfig):
         for key, value in SymbolicSpec().model_dump().items():
             setattr(self, key, value)
         self.train_episodes_per_epoch = EpochSpec().train_episodes
+        self.dqn_loop = DQNSpec().loop
         # One iteration = one epoch; no minimum time or timesteps per iteration.
         self.min_time_s_per_iteration = 0
         self.min_sample_timesteps_per_iteration = 0
@@ -90,11 +91,13 @@ class SymDQNConfig(DQNConfig):
         ltn_p: float | None = NotProvided,
         patch_capacity: int | None = NotProvided,
         a2_inequality: str | None = NotProvided,
+        dqn_loop: str | None = NotProvided,
         **kwargs,
     ) -> SymDQNConfig:
         """DQN's `training(...)` plus the SymDQN settings.
 
         condition: one of `conditions.CONDITIONS` ("DuelDQN" ... "SymDQN(AR,AF)").
+        dqn_loop: "lean" (default) or "rllib" — see `spec.DQNSpec.loop` and `EpochDQN`.
         The others: see `spec.SymbolicSpec` (paper defaults, ranges, one-line help each).
         """
         super().training(**kwargs)
@@ -110,6 +113,7 @@ class SymDQNConfig(DQNConfig):
             ltn_p=ltn_p,
             patch_capacity=patch_capacity,
             a2_inequality=a2_inequality,
+            dqn_loop=dqn_loop,
         )
         for key, value in given.items():
             if value is not NotProvided:
@@ -136,6 +140,19 @@ class SymDQNConfig(DQNConfig):
             raise ValueError(f"SymDQNConfig: {explain(SymbolicSpec, err)}") from None
         if int(self.train_episodes_per_epoch) < 1:
             raise ValueError("train_episodes_per_epoch: must be >= 1")
+        if self.dqn_loop not in ("lean", "rllib"):
+            raise ValueError(f"dqn_loop: unknown {self.dqn_loop!r}; valid: lean, rllib")
+        if self.dqn_loop == "lean":
+            replay = self.replay_buffer_config.get("type")
+            needs = {
+                "num_env_runners=0": self.num_env_runners == 0,
+                "num_learners=0": self.num_learners == 0,
+                "n_step=1": self.n_step == 1,
+                "replay type EpisodeReplayBuffer": replay in ("EpisodeReplayBuffer", None),
+            }
+            missing = [name for name, ok in needs.items() if not ok]
+            if missing:
+                raise ValueError(f"dqn_loop: 'lean' needs {', '.join(missing)}; use dqn_loop='rllib'")
 
     @override(DQNConfig)
     def get_default_rl_module_spec(self) -> RLModuleSpec:

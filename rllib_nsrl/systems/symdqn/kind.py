@@ -56,6 +56,7 @@ def symdqn_config(spec: dict, condition: Any, seed: Any):
             num_steps_sampled_before_learning_starts=dqn["learning_starts"],
             replay_buffer_config={"type": "EpisodeReplayBuffer", "capacity": dqn["replay_capacity"]},
             condition=condition,
+            dqn_loop=dqn["loop"],
             **sym,
         )
         .evaluation(
@@ -84,9 +85,9 @@ def trial_tag(config: dict) -> str:
 
 
 def resume_problem(config: dict) -> str | None:
-    """Runs made before `SymDQNConfig` (settings in `_model_config`), or before the `glyphs` and
-    `a2_inequality` settings, analyse but cannot resume: Tune refuses a restore whose param space has
-    other keys."""
+    """Runs made before `SymDQNConfig` (settings in `_model_config`), before the `glyphs` and
+    `a2_inequality` settings, or before `dqn.loop`, analyse but cannot resume: Tune refuses a restore
+    whose param space has other keys."""
     if "condition" not in config and "condition" in config.get("_model_config", {}):
         return (
             "made by rllib_nsrl before SymDQNConfig (commit 40e1198 or older); `nsrl analyze` reads it, "
@@ -97,6 +98,11 @@ def resume_problem(config: dict) -> str | None:
             "made by rllib_nsrl before the `glyphs` and `a2_inequality` settings (commit 459692b or older); "
             "`nsrl analyze` reads it, but continuing it needs that version (git checkout 459692b) or a new "
             "run (--name)"
+        )
+    if "dqn_loop" not in config:  # Tune would refuse the new key dqn_loop
+        return (
+            "made by rllib_nsrl before the `dqn.loop` setting (commit a5ab4f0 or older); `nsrl analyze` "
+            "reads it, but continuing it needs that version (git checkout a5ab4f0) or a new run (--name)"
         )
     return None
 

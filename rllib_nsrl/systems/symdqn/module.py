@@ -10,7 +10,6 @@ from their own losses (axioms A1–A3, reward MSE), so the DQN loss cannot bend 
 from __future__ import annotations
 
 import torch
-import tree
 from ray.rllib.algorithms.dqn.default_dqn_rl_module import QF_NEXT_PREDS, QF_PREDS, QF_TARGET_NEXT_PREDS
 from ray.rllib.algorithms.dqn.torch.default_dqn_torch_rl_module import DefaultDQNTorchRLModule
 from ray.rllib.core.columns import Columns
@@ -85,22 +84,23 @@ class SymDQNModule(DuelingQModule):
 
     @override(DefaultDQNTorchRLModule)
     def _forward_train(self, batch: dict) -> dict:
-        """RLlib's double-Q training pass, with the symbolic features of obs and next obs computed
-        once and shared by the online and the target heads; also returns the obs' cell truths
-        (`SHAPE_PROBS` [B, 25, 5]) and the distinct patches of obs and next obs (`DISTINCT_PATCHES`),
-        so that the learner need not recompute them."""
+        """The double-Q training pass of `DuelingQModule`, with the symbolic features of obs and next
+        obs computed once and shared by the online (next obs: without graph) and the target heads; also
+        returns the obs' cell truths (`SHAPE_PROBS` [B, 25, 5]) and the distinct patches of obs and next
+        obs (`DISTINCT_PATCHES`), so that the learner need not recompute them."""
         if not (self.symbolic and self.uses_double_q):
             return super()._forward_train(batch)
         obs, _ = split_observation(batch[Columns.OBS])
         nxt, _ = split_observation(batch[Columns.NEXT_OBS])
         n = obs.shape[0]
         extra, distinct = self._features_and_patches(torch.cat([obs, nxt]))
-        both = tree.map_structure(lambda x, y: torch.cat([x, y]), batch[Columns.OBS], batch[Columns.NEXT_OBS])
-        q = self.compute_q_values({Columns.OBS: both, HEAD_FEATURES: extra})[QF_PREDS]
+        q = self.compute_q_values({Columns.OBS: batch[Columns.OBS], HEAD_FEATURES: extra[:n]})[QF_PREDS]
+        with torch.no_grad():
+            q_next = self.compute_q_values({Columns.OBS: batch[Columns.NEXT_OBS], HEAD_FEATURES: extra[n:]})
         target = self.forward_target({Columns.OBS: batch[Columns.NEXT_OBS], HEAD_FEATURES: extra[n:]})
         return {
-            QF_PREDS: q[:n],
-            QF_NEXT_PREDS: q[n:],
+            QF_PREDS: q,
+            QF_NEXT_PREDS: q_next[QF_PREDS],
             QF_TARGET_NEXT_PREDS: target[QF_PREDS],
             SHAPE_PROBS: extra[:n, : NUM_CELLS * NUM_LABELS].reshape(n, NUM_CELLS, NUM_LABELS),
             DISTINCT_PATCHES: distinct,

@@ -78,6 +78,11 @@ class DQNSpec(SpecModel):
     updates_per_step: float = spec_field(1.0, "updates per sampled env step (paper: 1)", ge=0.0)
     rollout_fragment_length: int = spec_field(4, "env steps per sampling call", ge=1)
     learning_starts: int = spec_field(16, "env steps sampled before the first update", ge=0)
+    loop: Literal["lean", "rllib"] = spec_field(
+        "lean",
+        "training loop: lean (flat replay buffer, runner acts with the learner's module, one metrics "
+        "reduce per training step) or rllib (RLlib's DQN step: EpisodeReplayBuffer, weight sync)",
+    )
 
 
 class SymbolicSpec(SpecModel):

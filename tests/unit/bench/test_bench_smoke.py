@@ -53,19 +53,20 @@ def test_plain_loop_follows_the_update_schedule():
 def test_train_bench_json_is_well_formed():
     # No `ray_session` fixture: the bench starts (and stops) its own loopback Ray with address="local"
     # unless one is already initialised, so it never attaches to another process's cluster.
-    from rllib_nsrl.bench.train_bench import VARIANTS, format_train_table, run_train_bench
+    from rllib_nsrl.bench.train_bench import RATIOS, default_variants, format_train_table, run_train_bench
 
     tiny = {"env": {"config": {"max_steps": 6}}, "dqn": {"learning_starts": 4}}
     res = run_train_bench(seconds=0.02, seed=0, rounds=2, spec_over=tiny)
-    assert list(res["variants"]) == list(VARIANTS)
+    assert list(res["variants"]) == list(default_variants())  # lean and rllib loops side by side
     for rec in res["variants"].values():
         assert rec["updates"] >= 0 and rec["env_steps"] > 0 and rec["seconds"] > 0
         assert math.isclose(rec["updates_per_s"], rec["updates"] / rec["seconds"])
         assert len(rec["windows"]) == 2
-    assert set(res["ratios"]) == set(res["ratios_per_round"]) == {"b_over_a", "c_over_b"}
+    assert set(res["ratios"]) == set(res["ratios_per_round"]) == {key for key, _, _ in RATIOS}
     for key, per_round in res["ratios_per_round"].items():
         assert len(per_round) == 2 and all(r is None or r > 0 for r in per_round), (key, per_round)
-    assert "b/a" in format_train_table(res)
+    table = format_train_table(res)
+    assert "b/a" in table and "lean loop / rllib loop" in table
     json.loads(json.dumps(res))  # the JSON line is exactly this dict
 
 

@@ -29,8 +29,24 @@ def test_spec_settings_reach_the_env_and_learner_config():
 def test_current_runs_resume_and_older_ones_get_one_line_saying_why_not():
     params = current_params()
     assert resume_problem(params) is None
-    before_glyphs = {k: v for k, v in params.items() if k != "a2_inequality"}
+    before_loop = {k: v for k, v in params.items() if k != "dqn_loop"}
+    problem = resume_problem(before_loop)
+    assert "dqn.loop" in problem and "git checkout a5ab4f0" in problem and "\n" not in problem
+    before_glyphs = {k: v for k, v in before_loop.items() if k != "a2_inequality"}
     problem = resume_problem(before_glyphs)
     assert "glyphs" in problem and "git checkout 459692b" in problem and "\n" not in problem
     legacy = json.loads(next(LEGACY.glob("*/params.json")).read_text())
     assert "git checkout 40e1198" in resume_problem(legacy)
+
+
+def test_the_lean_loop_refuses_settings_it_cannot_run_and_names_them():
+    import pytest
+
+    spec = validate_spec({"name": "t", "kind": "symdqn"})
+    assert symdqn_config(spec, "SymDQN", 0).dqn_loop == "lean"  # the default
+    config = symdqn_config(spec, "SymDQN", 0).env_runners(num_env_runners=2).training(n_step=3)
+    with pytest.raises(
+        ValueError, match=r"dqn_loop: 'lean' needs num_env_runners=0, n_step=1; use dqn_loop='rllib'"
+    ):
+        config.validate()
+    config.training(dqn_loop="rllib").validate()  # RLlib's own step runs them
