@@ -27,7 +27,8 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message):  # one line, exit 2 (argparse would print the whole usage)
-        print(f"nsrl: error: {message} (see nsrl {self.prog.split()[-1]} --help)", file=sys.stderr)
+        words = self.prog.split()  # "nsrl" for the top level, "nsrl run" for a subcommand
+        print(f"nsrl: error: {message} (see {' '.join(['nsrl', *words[1:]])} --help)", file=sys.stderr)
         sys.exit(2)
 
 
