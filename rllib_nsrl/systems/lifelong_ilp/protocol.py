@@ -7,7 +7,8 @@ Modes:
 * `lifelong_replay`: as lifelong, and each step also trains on a fresh batch of every earlier task through
   that task's saved head (generated worlds stand in for stored examples: same distribution).
 
-Adam (lr 1e-3 in the paper), binary cross-entropy on the target atoms. After every epoch all tasks are
+Adam (lr 1e-3 in the paper), binary cross-entropy on the target atoms (`loss: balanced` weighs the rare
+true atoms up; the paper does not say how it weighs them). After every epoch all tasks are
 evaluated on their fixed held-out sets (n objects and 2n objects); a task without a head yet reports NaN.
 Initial weights and data streams are derived from (seed, task index), so task 0 is identical in every
 mode, and runs are deterministic on CPU.
@@ -28,6 +29,17 @@ from rllib_nsrl.symbolic.nlm import KnowledgeBase, TaskHead
 from rllib_nsrl.systems.lifelong_ilp.domains import ILPBatch, get_domain
 
 MODES = ("individual", "lifelong", "lifelong_replay")
+LOSSES = ("bce", "balanced")
+
+
+def task_loss(logits: torch.Tensor, target: torch.Tensor, kind: str = "bce") -> torch.Tensor:
+    """Binary cross-entropy of target atoms. `balanced`: positives weighted by negatives/positives of the
+    batch (1 when it has no positive), so rare true atoms weigh as much as the false ones in all."""
+    if kind == "balanced":
+        positives = target.sum()
+        weight = (target.numel() - positives) / positives if positives > 0 else torch.ones(())
+        return F.binary_cross_entropy_with_logits(logits, target, pos_weight=weight)
+    return F.binary_cross_entropy_with_logits(logits, target)
 
 
 @dataclass(frozen=True)
@@ -49,10 +61,14 @@ class ILPConfig:
     n_objects: int | None = None
     exclude_self: bool = True
     eval_batch_size: int = 4
+    loss: str = "bce"
+    kb_include_inputs: bool = True  # the KB's outputs include the input predicates (heads can read them)
 
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"unknown mode {self.mode!r}; valid choices: {', '.join(MODES)}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; valid choices: {', '.join(LOSSES)}")
         domain = get_domain(self.domain)
         object.__setattr__(self, "kb_channels", tuple(self.kb_channels))
         object.__setattr__(self, "head_channels", tuple(self.head_channels))
@@ -72,8 +88,6 @@ class ILPConfig:
         if unknown:
             raise ValueError(f"unknown ILP config keys {unknown}; valid keys: {sorted(known)}")
         return cls(**config)
-
-
 
 
 def metric_names(tasks) -> list[str]:
@@ -133,6 +147,7 @@ class ILPProtocol:
                 self.domain.input_channels,
                 [list(cfg.kb_channels)] * cfg.kb_depth,
                 exclude_self=cfg.exclude_self,
+                include_inputs=cfg.kb_include_inputs,
             )
 
     def _build_head(self, task_index: int, kb: KnowledgeBase) -> TaskHead:
@@ -169,7 +184,7 @@ class ILPProtocol:
     # --------------------------------------------------------------------------------------- training
     def _loss(self, j: int, batch: ILPBatch) -> torch.Tensor:
         kb = self.kb_for(j)
-        return F.binary_cross_entropy_with_logits(self.heads[j](kb(batch.inputs)), batch.target)
+        return task_loss(self.heads[j](kb(batch.inputs)), batch.target, self.config.loss)
 
     def train_epoch(self) -> dict:
         """One epoch of the current task, then evaluation of every task; returns the flat metrics."""

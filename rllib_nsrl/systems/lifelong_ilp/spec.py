@@ -28,6 +28,9 @@ class ModelSpec(SpecModel):
     )
     head_channels: Channels = spec_field([8, 8, 8, 8], "task-head predicates per arity 0..B", min_length=1)
     exclude_self: bool = spec_field(True, "expansions skip tuples that repeat an object")
+    kb_include_inputs: bool = spec_field(
+        True, "the KB passes the input predicates on to the heads beside its own (false: only its own)"
+    )
 
 
 class TrainingSpec(SpecModel):
@@ -37,6 +40,9 @@ class TrainingSpec(SpecModel):
     epochs_per_task: int = spec_field(50, "epochs per task", ge=1)
     batches_per_epoch: int = spec_field(10, "batches per epoch", ge=1)
     batch_size: int = spec_field(4, "worlds per batch", ge=1)
+    loss: Literal["bce", "balanced"] = spec_field(
+        "bce", "bce, or balanced: true atoms weighted by false/true atoms of the batch (rare positives)"
+    )
 
 
 class EvaluationSpec(SpecModel):
