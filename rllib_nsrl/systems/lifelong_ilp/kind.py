@@ -37,18 +37,6 @@ def check(spec: dict) -> None:
         raise SpecError(f"model: {err}") from None
 
 
-def resume_problem(config: dict) -> str | None:
-    """Runs made before the `training.loss` and `model.kb_include_inputs` settings analyse but cannot
-    resume: Tune refuses a restore whose param space has other keys."""
-    if "loss" not in config or "kb_include_inputs" not in config:
-        return (
-            "made by rllib_nsrl before the `training.loss` and `model.kb_include_inputs` settings (commit "
-            "e88a338 or older); `nsrl analyze` reads it, but continuing it needs that version "
-            "(git checkout e88a338) or a new run (--name)"
-        )
-    return None
-
-
 def report(trials, spec, out):
     """`nsrl analyze`: per-task learning and forgetting curves and tables."""
     from rllib_nsrl.systems.lifelong_ilp.report import write_ilp_report
@@ -56,12 +44,4 @@ def report(trials, spec, out):
     return write_ilp_report(trials, out)
 
 
-KIND = Kind(
-    name="ilp_lifelong",
-    spec_model=ILPSpec,
-    plan=plan,
-    report=report,
-    smoke=ILP_SMOKE,
-    check=check,
-    resume_problem=resume_problem,
-)
+KIND = Kind(name="ilp_lifelong", spec_model=ILPSpec, plan=plan, report=report, smoke=ILP_SMOKE, check=check)

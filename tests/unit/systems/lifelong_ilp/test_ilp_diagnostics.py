@@ -62,16 +62,3 @@ def test_run_all_writes_every_table(tmp_path):
     for name in tables:
         assert (tmp_path / f"{name}.csv").stat().st_size > 0
     assert "## drift" in (tmp_path / "diagnostics.md").read_text()
-
-
-def test_runs_from_before_the_loss_setting_get_one_line_saying_why_they_cannot_resume():
-    from rllib_nsrl.experiments.spec import validate_spec
-    from rllib_nsrl.systems.lifelong_ilp.kind import resume_problem
-    from rllib_nsrl.systems.lifelong_ilp.spec import trial_config
-
-    spec = validate_spec({"name": "t", "kind": "ilp_lifelong", "domain": "tree"})
-    current = trial_config(spec, "lifelong", 0)
-    assert resume_problem(current) is None
-    older = {k: v for k, v in current.items() if k not in ("loss", "kb_include_inputs")}
-    problem = resume_problem(older)
-    assert "git checkout e88a338" in problem and "\n" not in problem
