@@ -144,7 +144,8 @@ def _check_run_dir(spec: dict, exp, args):
     if not args.resume:
         return None
     if SPEC_FILE in names:
-        _check_same_spec(json.loads(exp.read_bytes(SPEC_FILE)), json.loads(json.dumps(spec)), args.spec)
+        saved = _with_current_defaults(json.loads(exp.read_bytes(SPEC_FILE)))
+        _check_same_spec(saved, json.loads(json.dumps(spec)), args.spec)
     _check_resumable(spec, exp, names)
     return resume.inspect(exp)
 
@@ -166,6 +167,20 @@ def _check_resumable(spec: dict, exp, names: list[str]) -> None:
             if problem:
                 raise SpecError(f"--resume: {exp.uri}: {problem}")
             return
+
+
+def _with_current_defaults(saved: dict) -> dict:
+    """A saved spec with the settings added since it was written filled in at their defaults (a run made
+    before a setting existed ran at its default), or as saved when this version cannot read it."""
+    from rllib_nsrl.experiments.kinds import get_kind
+    from rllib_nsrl.experiments.schema import check
+
+    try:
+        model = get_kind(saved["kind"]).spec_model
+        known = {k: v for k, v in saved.items() if k in model.model_fields}  # not the runner's own keys
+        return {**saved, **json.loads(json.dumps(check(model, known)))}
+    except (SpecError, KeyError, TypeError, ValueError):
+        return saved
 
 
 def _check_same_spec(saved, spec, source: str, prefix: str = "") -> None:

@@ -55,31 +55,74 @@ def _at_epoch(frame: pd.DataFrame, column: str, epoch: int) -> float:
     return float(row.iloc[0]) if len(row) else np.nan
 
 
-def learning_speed(runs, threshold: float) -> pd.DataFrame:
-    """Epochs within each task until its test loss first reaches `threshold` (NaN: never)."""
+def _speed_rows(runs, threshold: float) -> list[dict]:
     rows = []
     for run in runs:
         f, E = run["frame"], run["E"]
         for k, task in enumerate(run["tasks"]):
-            seg = f[f["task_index"] == k]
-            hit = np.flatnonzero(seg[f"test_loss/{task}"].to_numpy() <= threshold)
+            curve = f[f["task_index"] == k][f"test_loss/{task}"].to_numpy()
+            hit = np.flatnonzero(curve <= threshold)
             rows.append(
                 {
                     "domain": run["domain"],
                     "task_index": k,
                     "task": task,
                     "mode": run["mode"],
+                    "seed": run["seed"],
                     "epochs_to_threshold": float(hit[0] + 1) if len(hit) else np.nan,
                     "reached": float(len(hit) > 0),
+                    # area under the task's test-loss curve during its own training, per epoch
+                    "loss_auc": float(np.mean(curve)) if len(curve) == E else np.nan,
                     "final_loss": _at_epoch(f, f"test_loss/{task}", (k + 1) * E),
                 }
             )
+    return rows
+
+
+def learning_speed(runs, threshold: float) -> pd.DataFrame:
+    """Per task and mode: epochs within the task until its test loss first reaches `threshold` (NaN:
+    never), the area under its test-loss curve during its own training (mean loss per epoch; NaN while the
+    task is unfinished), and its loss at the end of its training."""
+    rows = _speed_rows(runs, threshold)
     keys = ["domain", "task_index", "task", "mode"]
-    table = summarise(rows, keys, ["epochs_to_threshold", "final_loss"])
+    table = summarise(rows, keys, ["epochs_to_threshold", "loss_auc", "final_loss"])
     if not rows:
         return table.assign(reached=pd.Series(dtype=int))
     reached = pd.DataFrame(rows).groupby(keys, sort=False)["reached"].sum().astype(int).reset_index()
     return table.merge(reached, on=keys, how="left")
+
+
+def difference_ci(a, b, reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """mean(a) − mean(b) and its 95 % percentile-bootstrap interval, each sample resampled on its own
+    (seeds are independent runs); a fixed generator, so the same data give the same interval."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if not len(a) or not len(b):
+        return (float("nan"),) * 3
+    rng = np.random.default_rng(seed)
+    diffs = rng.choice(a, (reps, len(a))).mean(axis=1) - rng.choice(b, (reps, len(b))).mean(axis=1)
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    return float(a.mean() - b.mean()), float(low), float(high)
+
+
+def transfer(runs, threshold: float) -> pd.DataFrame:
+    """Forward transfer: per task, each lifelong mode minus `individual` in loss AUC and in epochs to the
+    threshold (negative: the shared KB made the task learn faster), with 95 % bootstrap intervals."""
+    raw = pd.DataFrame(_speed_rows(runs, threshold))
+    rows = []
+    if raw.empty or "individual" not in set(raw["mode"]):
+        return pd.DataFrame(rows)
+    for (domain, k, task), group in raw.groupby(["domain", "task_index", "task"], sort=False):
+        base = group[group["mode"] == "individual"]
+        for mode in [m for m in MODE_ORDER if m != "individual" and m in set(group["mode"])]:
+            other = group[group["mode"] == mode]
+            row = {"domain": domain, "task_index": k, "task": task, "mode": mode}
+            for metric in ("loss_auc", "epochs_to_threshold"):
+                diff, low, high = difference_ci(other[metric], base[metric])
+                row[f"{metric}_diff"], row[f"{metric}_ci"] = diff, f"[{low:.3g}, {high:.3g}]"
+            row["seeds"] = f"{len(other)} vs {len(base)}"
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def forgetting(runs) -> pd.DataFrame:
@@ -215,6 +258,10 @@ def write_ilp_report(
         f"learning_speed (epochs until test loss ≤ {loss_threshold})": (
             "learning_speed",
             learning_speed(runs, loss_threshold),
+        ),
+        "forward transfer (lifelong mode − individual; negative: faster)": (
+            "transfer",
+            transfer(runs, loss_threshold),
         ),
         "forgetting (test loss of earlier tasks)": ("forgetting", forgetting(runs)),
         "backward_transfer (accuracy at end − after own training)": (

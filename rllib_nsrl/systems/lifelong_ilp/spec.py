@@ -81,9 +81,14 @@ ILP_SMOKE = {
 }
 
 
+# Settings added after runs were made: left out of a trial's config while at their default, so that the
+# param space of older runs is unchanged and they still resume (Tune refuses a param space with new keys).
+LATER_DEFAULTS = {"loss": "bce", "kb_include_inputs": True}
+
+
 def trial_config(spec: dict, mode, seed) -> dict:
     """The `ilp_trainable` config of one (mode, seed) trial (either may be a Tune grid axis)."""
-    return {
+    config = {
         "domain": spec["domain"],
         "mode": mode,
         "seed": seed,
@@ -91,3 +96,4 @@ def trial_config(spec: dict, mode, seed) -> dict:
         **spec["training"],
         **spec["evaluation"],
     }
+    return {k: v for k, v in config.items() if k not in LATER_DEFAULTS or v != LATER_DEFAULTS[k]}

@@ -62,3 +62,19 @@ def test_run_all_writes_every_table(tmp_path):
     for name in tables:
         assert (tmp_path / f"{name}.csv").stat().st_size > 0
     assert "## drift" in (tmp_path / "diagnostics.md").read_text()
+
+
+def test_settings_added_later_stay_out_of_the_trial_config_at_their_defaults():
+    """Older runs keep their param space (and resume); a run that sets them gets them."""
+    from rllib_nsrl.experiments.spec import validate_spec
+    from rllib_nsrl.systems.lifelong_ilp.spec import trial_config
+
+    default = trial_config(
+        validate_spec({"name": "t", "kind": "ilp_lifelong", "domain": "tree"}), "lifelong", 0
+    )
+    assert "loss" not in default and "kb_include_inputs" not in default
+    assert ILPConfig.from_dict(default).loss == "bce"
+    spec = validate_spec(
+        {"name": "t", "kind": "ilp_lifelong", "domain": "tree", "training": {"loss": "balanced"}}
+    )
+    assert ILPConfig.from_dict(trial_config(spec, "lifelong", 0)).loss == "balanced"
