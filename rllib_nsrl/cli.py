@@ -143,10 +143,12 @@ def _check_run_dir(spec: dict, exp, args):
         )
     if not args.resume:
         return None
+    # first the kind's verdict on runs of older versions: their saved spec may predate settings whose
+    # default has changed since, which the comparison below would misreport
+    _check_resumable(spec, exp, names)
     if SPEC_FILE in names:
         saved = _with_current_defaults(json.loads(exp.read_bytes(SPEC_FILE)))
         _check_same_spec(saved, json.loads(json.dumps(spec)), args.spec)
-    _check_resumable(spec, exp, names)
     return resume.inspect(exp)
 
 

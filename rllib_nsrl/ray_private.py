@@ -34,6 +34,8 @@ PRIVATE_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("ray.tune.logger.json.JsonLoggerCallback", "_trial_files"),
     ("ray.rllib.env.single_agent_env_runner.SingleAgentEnvRunner", "_weights_seq_no"),
     ("ray.rllib.core.learner.learner.Learner", "_weights_seq_no"),
+    ("ray.rllib.env.single_agent_env_runner.SingleAgentEnvRunner", "_env_to_module"),
+    ("ray.rllib.env.single_agent_env_runner.SingleAgentEnvRunner", "_module_to_env"),
 )
 
 # (importable owner, method, keyword): private keyword arguments of public methods that we pass.
@@ -169,6 +171,18 @@ def learner_update(learner, *, reduce_metrics: bool, **kwargs):
     """`Learner.update(**kwargs)`; with `reduce_metrics=False` the learner keeps this update's metrics
     for the next reducing call (and returns None) instead of reducing them now."""
     return learner.update(**kwargs, _no_metrics_reduce=not reduce_metrics)
+
+
+def replace_runner_connectors(runner, env_to_module_cls, module_to_env_cls) -> None:
+    """Give a `SingleAgentEnvRunner` new env-to-module and module-to-env connectors (classes of
+    `ConnectorV2`), built on the spaces its current ones were built on."""
+    old_in, old_out = runner._env_to_module, runner._module_to_env
+    runner._env_to_module = env_to_module_cls(
+        input_observation_space=old_in.input_observation_space, input_action_space=old_in.input_action_space
+    )
+    runner._module_to_env = module_to_env_cls(
+        input_observation_space=old_out.input_observation_space, input_action_space=old_out.input_action_space
+    )
 
 
 def share_weights_version(runner, learner) -> None:

@@ -87,7 +87,8 @@ def test_symdqn_same_seed_same_epochs(ray_session, tmp_path):
     assert_seeds_differ(tuned, ["learners/default_policy/total_loss", "env_runners/episode_return_mean"])
 
 
-def test_symdqn_restored_run_continues_bit_for_bit(ray_session, tmp_path):
+@pytest.mark.parametrize("loop", ["lean", "rllib"])
+def test_symdqn_restored_run_continues_bit_for_bit(ray_session, tmp_path, loop):
     """A SymDQN(AR,AF) Algorithm restored from its epoch-1 checkpoint gives epochs 2 and 3 exactly as the
     uninterrupted run: replay buffer, generators, episode seeds, patch store and metrics are all in the
     checkpoint (systems/symdqn/algorithm.py, "Exact restore")."""
@@ -95,7 +96,8 @@ def test_symdqn_restored_run_continues_bit_for_bit(ray_session, tmp_path):
 
     spec = validate_spec({"name": "det", "kind": "symdqn", "conditions": ["SymDQN(AR,AF)"],
                           "epoch": {"train_episodes": 2, "eval_episodes": 2}, "stop": {"epochs": 3},
-                          "env": {"config": {"max_steps": 13}}, "dqn": {"learning_starts": 8}})  # fmt: skip
+                          "env": {"config": {"max_steps": 13}},
+                          "dqn": {"learning_starts": 8, "loop": loop}})  # fmt: skip
     threads = torch.get_num_threads()
 
     def build():

@@ -29,11 +29,16 @@ def test_one_epoch_reports_paper_metrics_and_logic_losses(algo):
     assert result["env_runners"]["num_episodes"] >= 2  # an epoch = N finished training episodes
     for key in (SAT_SHAPES, REWARD_PRED_MSE, SAT_A4):
         assert np.isfinite(learner[key])
+    assert "td_error" not in learner  # per-sample TD errors are not results (as in RLlib's own DQN step)
 
 
 def test_action_filter_only_on_evaluation_runners(algo):
-    has = lambda runner: any(isinstance(c, ActionMaskConnector) for c in runner._env_to_module.connectors)  # noqa: E731
-    assert not has(algo.env_runner)
+    def has(runner):
+        # a pipeline, or the lean loop's one piece
+        pieces = getattr(runner._env_to_module, "connectors", [runner._env_to_module])
+        return any(isinstance(c, ActionMaskConnector) for c in pieces)
+
+    assert not has(algo.env_runner)  # the lean loop's training runner: one piece, `LatestObservationBatch`
     assert has(algo.eval_env_runner)
 
 

@@ -94,33 +94,48 @@ def learning_speed(runs, threshold: float) -> pd.DataFrame:
 
 def difference_ci(a, b, reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
     """mean(a) − mean(b) and its 95 % percentile-bootstrap interval, each sample resampled on its own
-    (seeds are independent runs); a fixed generator, so the same data give the same interval."""
+    (seeds are independent runs); a fixed generator, so the same data give the same interval. The
+    interval is NaN when either side has fewer than 2 values (one seed says nothing about spread)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     if not len(a) or not len(b):
         return (float("nan"),) * 3
+    point = float(a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        return point, float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     diffs = rng.choice(a, (reps, len(a))).mean(axis=1) - rng.choice(b, (reps, len(b))).mean(axis=1)
     low, high = np.percentile(diffs, [2.5, 97.5])
-    return float(a.mean() - b.mean()), float(low), float(high)
+    return point, float(low), float(high)
 
 
 def transfer(runs, threshold: float) -> pd.DataFrame:
     """Forward transfer: per task, each lifelong mode minus `individual` in loss AUC and in epochs to the
-    threshold (negative: the shared KB made the task learn faster), with 95 % bootstrap intervals."""
+    threshold (negative: the shared KB made the task learn faster), with 95 % bootstrap intervals. A seed
+    that never reached the threshold counts as E + 1 epochs (censored), not as missing, so a mode that
+    fails on some seeds cannot look faster; `reached` says on how many seeds each side got there."""
     raw = pd.DataFrame(_speed_rows(runs, threshold))
     rows = []
     if raw.empty or "individual" not in set(raw["mode"]):
         return pd.DataFrame(rows)
+    epochs = {(r["domain"], r["mode"], r["seed"]): r["E"] for r in runs}
+    raw["censored_epochs"] = [
+        e if not np.isnan(e) else epochs[(d, m, s)] + 1
+        for e, d, m, s in zip(
+            raw["epochs_to_threshold"], raw["domain"], raw["mode"], raw["seed"], strict=True
+        )
+    ]
     for (domain, k, task), group in raw.groupby(["domain", "task_index", "task"], sort=False):
         base = group[group["mode"] == "individual"]
         for mode in [m for m in MODE_ORDER if m != "individual" and m in set(group["mode"])]:
             other = group[group["mode"] == mode]
             row = {"domain": domain, "task_index": k, "task": task, "mode": mode}
-            for metric in ("loss_auc", "epochs_to_threshold"):
-                diff, low, high = difference_ci(other[metric], base[metric])
+            for metric, column in (("loss_auc", "loss_auc"), ("epochs_to_threshold", "censored_epochs")):
+                diff, low, high = difference_ci(other[column], base[column])
                 row[f"{metric}_diff"], row[f"{metric}_ci"] = diff, f"[{low:.3g}, {high:.3g}]"
-            row["seeds"] = f"{len(other)} vs {len(base)}"
+            row["reached"] = (
+                f"{int(other['reached'].sum())}/{len(other)} vs {int(base['reached'].sum())}/{len(base)}"
+            )
             rows.append(row)
     return pd.DataFrame(rows)
 

@@ -30,6 +30,7 @@ from ray.rllib.utils.metrics import (
     NUM_AGENT_STEPS_SAMPLED_LIFETIME,
     NUM_ENV_STEPS_SAMPLED_LIFETIME,
     NUM_EPISODES_LIFETIME,
+    TD_ERROR_KEY,
     TIMERS,
 )
 
@@ -38,6 +39,7 @@ from rllib_nsrl.ray_private import (
     learner_update,
     local_learner,
     rearm_initial_reset,
+    replace_runner_connectors,
     seed_replay_buffer,
     share_weights_version,
     start_fresh_episodes_at_next_sample,
@@ -75,8 +77,10 @@ class EpochDQN(ExactRestoreMixin, DQN):
             self._setup_lean_loop()
 
     def _setup_lean_loop(self) -> None:
-        """The lean loop (`dqn.loop: lean`): a flat replay buffer, and the env runner acting with the
-        learner's own module object instead of a copy synced after every training step."""
+        """The lean loop (`dqn.loop: lean`): a flat replay buffer, the env runner acting with the
+        learner's own module object instead of a copy synced after every training step, and one-piece
+        connectors on that runner (`connectors/lean.py`)."""
+        from rllib_nsrl.connectors.lean import ActionsToNumpy, LatestObservationBatch
         from rllib_nsrl.systems.symdqn.flat_replay import FlatReplayBuffer
 
         learner = local_learner(self)
@@ -87,6 +91,8 @@ class EpochDQN(ExactRestoreMixin, DQN):
         self._lean_learner = learner
         # one process, one module: the weights the runner acts with are always the learner's latest
         self.env_runner.module = learner.module[DEFAULT_MODULE_ID]
+        # one connector piece each way instead of RLlib's ≈ 12 timed pieces per env step
+        replace_runner_connectors(self.env_runner, LatestObservationBatch, ActionsToNumpy)
 
     def _episodes_lifetime(self) -> int:
         return int(self.metrics.peek((ENV_RUNNER_RESULTS, NUM_EPISODES_LIFETIME), default=0))
@@ -131,6 +137,8 @@ class EpochDQN(ExactRestoreMixin, DQN):
                     timesteps=timesteps,
                     reduce_metrics=i == train_weight - 1,
                 )
+            for module_results in results.values():  # as DQN's own step: TD errors are not results
+                module_results.pop(TD_ERROR_KEY, None)
             self.metrics.aggregate([results], key=LEARNER_RESULTS)
         share_weights_version(self.env_runner, self._lean_learner)
 
