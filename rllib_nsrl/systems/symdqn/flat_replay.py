@@ -7,7 +7,9 @@ this buffer stores them as rows of a ring (observation, action, reward, next obs
 and a sample is one index draw and one gather per column, already in the train-batch layout of RLlib's
 DQN loss (`obs`, `new_obs`, `actions`, `rewards`, `terminateds`, `n_step`, `weights`).
 
-Observations may be arrays or (masked envs) dicts of arrays; each leaf gets its own array.
+Observations may be arrays or (masked envs) dicts of arrays; each leaf gets its own array. Next
+observations are stored beside the observations (≈ 60 MB at capacity 1 000 for 50×50×3 float images,
+twice what the episode buffer holds), which keeps a sample one gather and the ring simple.
 The buffer has its own seeded generator and a picklable state (`get_state`/`set_state`), so a restored
 run samples exactly the batches an uninterrupted one does.
 """
