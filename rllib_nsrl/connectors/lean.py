@@ -7,7 +7,7 @@ the env step itself. These two do it in one piece each, for one or more envs of 
 space and array (or dict-of-array) observations:
 
 * `LatestObservationBatch`: the newest observation of every ongoing episode, stacked into one torch batch
-  under `obs` (env order);
+  under `obs` (env order), on the module's device (the lean loop's runner acts with the learner's module);
 * `ActionsToNumpy`: every tensor of the module's output as a numpy array (`actions` included), which is
   what the runner sends to the vector env and stores in the episodes.
 
@@ -32,8 +32,11 @@ class LatestObservationBatch(ConnectorV2):
     @override(ConnectorV2)
     def __call__(self, *, rl_module, episodes, batch: dict[str, Any] | None = None, **kwargs):
         batch = {} if batch is None else batch  # the runner's reset path passes none
+        device = next(rl_module.parameters()).device  # the learner's module: CPU, or its GPU
         latest = [episode.get_observations(-1) for episode in episodes]
-        batch[Columns.OBS] = tree.map_structure(lambda *xs: torch.from_numpy(np.stack(xs)), *latest)
+        batch[Columns.OBS] = tree.map_structure(
+            lambda *xs: torch.from_numpy(np.stack(xs)).to(device), *latest
+        )
         return batch
 
 
@@ -43,6 +46,6 @@ class ActionsToNumpy(ConnectorV2):
     @override(ConnectorV2)
     def __call__(self, *, rl_module, batch: dict[str, Any], episodes, **kwargs):
         def to_numpy(x):
-            return x.numpy() if torch.is_tensor(x) else x
+            return x.detach().cpu().numpy() if torch.is_tensor(x) else x
 
         return {k: tree.map_structure(to_numpy, v) for k, v in batch.items()}

@@ -147,7 +147,6 @@ class SymDQNConfig(DQNConfig):
             needs = {
                 "num_env_runners=0": self.num_env_runners == 0,
                 "num_learners=0": self.num_learners == 0,
-                "num_gpus_per_learner=0": not self.num_gpus_per_learner,
                 "n_step=1": self.n_step == 1,
                 "replay type EpisodeReplayBuffer": replay in ("EpisodeReplayBuffer", None),
             }
