@@ -4,13 +4,4 @@
 #   nohup cluster/insight_benchmark.sh [STORAGE] > STORAGE/insight_bench.log 2>&1 &
 # and start it again after any interruption. Refresh the committed tables with
 #   nsrl analyze STORAGE/insight_freeway --out docs/results/insight_freeway
-set -u
-cd "$(dirname "$0")/.."
-storage=${1:-runs}
-for spec in insight_freeway insight_pong_budget; do
-  if [ -f "$storage/$spec/nsrl_spec.json" ]; then
-    nsrl run "tune_configs/$spec.yaml" --storage "$storage" --resume || exit $?
-  else
-    nsrl run "tune_configs/$spec.yaml" --storage "$storage" || exit $?
-  fi
-done
+exec "$(dirname "$0")/resume_specs.sh" "${1:-runs}" insight_freeway insight_pong_budget
