@@ -29,6 +29,10 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
 from rllib_nsrl.ray_private import csv_writer_for_resumed_trial, logger_trial_file
 
+# Tune writes a result's values of any size into progress.csv (a long list becomes one field); reading the
+# file back must not stop at the csv module's default 128 KiB per field.
+csv.field_size_limit(2**31 - 1)
+
 
 def existing_header(path: Path) -> list[str] | None:
     """The first row of a CSV file, or None when there is none."""

@@ -49,3 +49,17 @@ def test_nothing_changes_when_no_row_is_repeated(tmp_path):
     assert drop_rows_from(path, 4, "json") == 0 and path.read_bytes() == before
     assert drop_rows_from(tmp_path / "missing.json", 1, "json") == 0
     assert logged_iterations(tmp_path / "missing.csv", "csv") == []
+
+
+def test_csv_rows_with_fields_over_the_csv_modules_default_limit_are_read(tmp_path):
+    """A long list in a result becomes one progress.csv field of any size (a resumed run once stopped here
+    with `field larger than field limit (131072)`)."""
+    path = tmp_path / "progress.csv"
+    big = "[" + ", ".join(["0.123456"] * 40_000) + "]"  # ≈ 400 000 characters
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["x", "training_iteration"])
+        w.writerows([[big, i] for i in (1, 2, 3)])
+    assert logged_iterations(path, "csv") == [1, 2, 3]
+    assert drop_rows_from(path, 3, "csv") == 1
+    assert logged_iterations(path, "csv") == [1, 2]
