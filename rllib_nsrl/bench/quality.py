@@ -3,6 +3,8 @@
 Trains SymDQN(AR,AF) (or any condition) with one seed for a few short epochs and records, per epoch,
 every learner metric of the symbolic losses and the evaluation return. Run it on two commits and
 compare the JSON lines: an exact rewrite gives the same numbers (docs/speed.md, "learning check").
+Compare runs of the same training loop only (`--loop lean` or `--loop rllib`): the two loops draw
+different replay batches, so their fingerprints differ even where both learn alike.
 """
 
 from __future__ import annotations
