@@ -82,8 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--loop",
         choices=["lean", "rllib"],
-        default="lean",
-        help="SymDQN training loop (quality): lean (default) or rllib (RLlib's DQN step, as recorded before)",
+        help="SymDQN training loop of `quality`: lean (default) or rllib (RLlib's DQN step, as recorded "
+        "before); `train` measures both side by side",
     )
     b.add_argument("--seed", type=int, default=0)
 
@@ -377,8 +377,10 @@ def cmd_bench(args) -> int:
     """`nsrl bench`: run one benchmark (env, train or quality)."""
     from rllib_nsrl.bench import run_bench
 
+    if args.loop is not None and args.what != "quality":
+        raise SpecError(f"--loop {args.loop}: only `nsrl bench quality` takes it (`train` runs both loops)")
     common = dict(seconds=args.seconds, seed=args.seed, epochs=args.epochs, rounds=args.rounds)
-    return run_bench(args.what, loop=args.loop, **common)
+    return run_bench(args.what, loop=args.loop or "lean", **common)
 
 
 def cmd_explain(args) -> int:

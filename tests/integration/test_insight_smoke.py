@@ -87,6 +87,7 @@ def test_insight_pong_smoke_trains_perception_neural_and_eql_actors(
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = (out / "explanation.md").read_text()
     assert "condition INSIGHT, seed 0" in report and report.count("### Decision") == 2
+    assert "![rollout](rollout.gif)" in report
     equations = json.loads((out / "equations.json").read_text())
     actions = [e["action"] for e in equations["policy"]["equations"]]
     assert actions == ["NOOP", "FIRE", "RIGHT", "LEFT", "RIGHTFIRE", "LEFTFIRE"]

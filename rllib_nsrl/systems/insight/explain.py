@@ -327,12 +327,9 @@ def explain(
     finally:
         if hasattr(backend, "close"):
             backend.close()
-    report = render_markdown(loaded, policy, policy_text, chosen, backend.name)
     files = [target / "explanation.md", target / "equations.json"]
-    files[0].write_text(report)
-    shown = [{k: v for k, v in d.items() if k not in ("inputs", "gradients")} for d in chosen]
-    files[1].write_text(json.dumps({"policy": policy, "decisions": shown}, indent=2))
     files += [target / d["image"] for d in chosen]
+    gif = None
     if gif_steps:
         first = states["game"] == 0
         files.append(
@@ -343,7 +340,11 @@ def explain(
                 gif_steps,
             )
         )
+        gif = {"file": files[-1].name, "steps": min(gif_steps, int(first.sum()))}
         log(f"nsrl: wrote {files[-1]}")
+    files[0].write_text(render_markdown(loaded, policy, policy_text, chosen, backend.name, gif))
+    shown = [{k: v for k, v in d.items() if k not in ("inputs", "gradients")} for d in chosen]
+    files[1].write_text(json.dumps({"policy": policy, "decisions": shown}, indent=2))
     for f in files[:2]:
         log(f"nsrl: wrote {f}")
     return files

@@ -198,8 +198,10 @@ class HTTPBackendError(RuntimeError):
     """The endpoint failed or answered something that is not a chat completion."""
 
 
-def render_markdown(loaded, policy: dict, policy_text: str, decisions: list[dict], backend: str) -> str:
-    """The `explanation.md` report."""
+def render_markdown(
+    loaded, policy: dict, policy_text: str, decisions: list[dict], backend: str, gif: dict | None = None
+) -> str:
+    """The `explanation.md` report; `gif` ({"file", "steps"}) adds a section showing the rollout."""
     lines = [
         f"# INSIGHT explanation: {loaded.game}",
         "",
@@ -245,4 +247,14 @@ def render_markdown(loaded, policy: dict, policy_text: str, decisions: list[dict
         lines += [f"| `{n}` | {_fmt(v)} | {_fmt(g)} | {_fmt(v * g)} |" for n, v, g in d["top"]]
         probs = ", ".join(f"{m} {p:.2f}" for m, p in d["probabilities"].items())
         lines += ["", f"Probabilities: {probs}.", "", d["text"], ""]
+    if gif:
+        lines += [
+            "## Rollout",
+            "",
+            f"The first {gif['steps']} steps of the first game: the newest frame, the perceived objects and "
+            "the EQL actor's move.",
+            "",
+            f"![rollout]({gif['file']})",
+            "",
+        ]
     return "\n".join(lines)

@@ -357,6 +357,7 @@ ARG_CASES = [
         "argument --rounds: invalid positive int",
     ),
     ("bench: unknown benchmark", ["bench", "fast"], "argument what: invalid choice: 'fast'"),
+    ("bench: --loop off quality", ["bench", "train", "--loop", "rllib"], "--loop rllib: only `nsrl bench"),
     ("explain: NaN threshold", ["explain", "{tmp}", "--threshold", "nan"], "argument --threshold"),
     ("explain: negative timeout", ["explain", "{tmp}", "--timeout", "-1"], "argument --timeout"),
     (
