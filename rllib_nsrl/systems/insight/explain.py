@@ -148,8 +148,10 @@ def eql_inputs_of(objects: np.ndarray) -> torch.Tensor:
 
 
 def merged_probabilities(logits: torch.Tensor, game: str, actions: list[str]) -> dict[str, float]:
-    """Softmax over the logits, raw actions that make the same move summed (per game `MOVES`)."""
-    probs = torch.softmax(logits.double(), -1).tolist()
+    """Softmax over the logits [A] (or, for [N, A], its mean over the N states), raw actions that make
+    the same move summed (per game `MOVES`)."""
+    probs = torch.softmax(logits.double(), -1)
+    probs = (probs.mean(0) if probs.dim() == 2 else probs).tolist()
     moves = MOVES.get(game, {})
     out: dict[str, float] = {}
     for name, p in zip(actions, probs, strict=True):
@@ -183,7 +185,7 @@ def policy_summary(loaded: Loaded, states: dict, threshold: float, max_terms: in
     with torch.no_grad():
         greedy_pruned = pruned(m.eql, threshold)(inputs).argmax(-1).numpy()
         greedy_full = m.eql(inputs).argmax(-1).numpy()
-        mean_probs = merged_probabilities(m.eql(inputs).mean(0), loaded.game, loaded.actions)
+        mean_probs = merged_probabilities(m.eql(inputs), loaded.game, loaded.actions)
     neural = states["neural"]
     has_neural = bool((neural >= 0).all())
     kept = sum(int((p.abs() >= threshold).sum()) for p in m.eql.regularized_parameters())

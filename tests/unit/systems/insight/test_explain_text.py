@@ -148,3 +148,19 @@ def test_http_backend_names_an_unreachable_endpoint(monkeypatch):
     monkeypatch.setattr("time.sleep", lambda s: None)
     with pytest.raises(HTTPBackendError, match="no answer after 2 tries"):
         HTTPBackend("http://127.0.0.1:9/v1", retries=1, timeout_s=1).chat([{"role": "user", "content": "hi"}])
+
+
+def test_mean_move_probabilities_average_the_per_state_probabilities():
+    """The policy's "on average" figure is the mean of each state's merged probabilities, not the softmax
+    of the mean logits: two states sure of opposite moves average to about one half each, while the mean
+    logits (25 for up, 5 for down) would give up almost 1."""
+    import torch
+
+    from rllib_nsrl.systems.insight.explain import merged_probabilities
+
+    actions = ["NOOP", "FIRE", "RIGHT", "LEFT", "RIGHTFIRE", "LEFTFIRE"]
+    logits = torch.tensor([[0.0, 0.0, 50.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 10.0, 0.0, 0.0]])
+    mean = merged_probabilities(logits, "Pong", actions)
+    assert mean["up"] == pytest.approx(0.5, abs=1e-3) and mean["down"] == pytest.approx(0.5, abs=1e-3)
+    one = merged_probabilities(torch.tensor([0.0, 0.0, 1.0, 0.0, 1.0, 0.0]), "Pong", actions)
+    assert sum(one.values()) == pytest.approx(1.0) and one["up"] > one["down"]
