@@ -408,9 +408,12 @@ def cmd_explain(args) -> int:
         raise SpecError(f"{args.path}: no trial with a checkpoint here")
     classes = {module_class_name(c) for c, _ in found}
     if "InsightModule" not in classes and "SymDQNModule" in classes:
+        from rllib_nsrl.systems.symdqn.conditions import condition_of
         from rllib_nsrl.systems.symdqn.explain import explain_symdqn
 
-        symbolic = [(c, p) for c, p in found if p.get("condition") not in (None, "DuelDQN")]
+        # runs made before `SymDQNConfig` keep the condition in `_model_config` only
+        found = [(c, {**p, "condition": condition_of(p)}) for c, p in found]
+        symbolic = [(c, p) for c, p in found if p["condition"] != "DuelDQN"]
         if not symbolic:
             raise SpecError(
                 f"{args.path}: only DuelDQN trials here; SymDQN explanations need a symbolic condition"

@@ -5,8 +5,9 @@ Q = V + A − mean(A)) and the hyperparameters of a `kind: symdqn` spec's `dqn` 
 (docs/systems/symdqn.md#q-network-and-hyperparameters:
 batch 16, replay capacity 1000, `updates_per_step` updates per env step, target copy every 1000 env
 steps, Adam lr 1e-4, global grad-norm clip 1, double-Q, ε schedule 0.95 → 0.05), with RLlib DQN's
-Huber TD loss and its single online forward over [obs; next_obs]. No Ray, no connectors, no
-episode objects: one env, a numpy ring buffer, one optimizer step per env step.
+Huber TD loss, an online forward over obs and one without a graph over next_obs (as `DuelingQModule`).
+No Ray, no connectors, no episode objects: one env, a numpy ring buffer, one optimizer step per env
+step.
 """
 
 from __future__ import annotations

@@ -76,6 +76,17 @@ def test_quickstart_smoke_run_and_analysis(ray_session, repo_path, tmp_path):
             assert a["kept"] == (a["predicted_reward"] >= best - 0.5 - 1e-6)
     assert "SymDQN(AF) seed 0" in (tmp_path / "explain" / "explanation.md").read_text()
 
+    # a trial of the oldest layout (its condition only in `_model_config`) is explained the same way
+    import shutil
+
+    legacy = tmp_path / "legacy_trial"
+    shutil.copytree(checkpoint.parent, legacy)
+    params = json.loads((legacy / "params.json").read_text())
+    params["_model_config"] = {**params.get("_model_config", {}), "condition": params.pop("condition")}
+    (legacy / "params.json").write_text(json.dumps(params))
+    assert main(["explain", str(legacy), "--out", str(tmp_path / "explain_legacy"), "--episodes", "1"]) == 0
+    assert "SymDQN(AF) seed 0" in (tmp_path / "explain_legacy" / "explanation.md").read_text()
+
 
 def test_ablation_smoke_runs_all_five_conditions(ray_session, repo_path, tmp_path):
     run_dir = run_smoke(repo_path, tmp_path, "symdqn_ablation.yaml")

@@ -201,3 +201,20 @@ def test_write_ilp_report_writes_tables_and_figures(tmp_path):
     rise = forgetting.set_index(["mode", "task_index"])["loss_increase_mean"]
     assert rise[("lifelong", 0)] == pytest.approx(0.3) and rise[("lifelong_replay", 0)] == pytest.approx(0.0)
     assert "± " in (tmp_path / "report" / "ilp_report.md").read_text()
+
+
+def test_analyze_uses_the_spec_loss_threshold(tmp_path):
+    """`analysis.loss_threshold` of the spec reaches the report: at 0.3 task 0 counts as learned sooner."""
+    from rllib_nsrl.systems.lifelong_ilp.kind import KIND
+
+    trials = [
+        (
+            {"domain": "graph", "mode": "individual", "seed": 0, "epochs_per_task": 5},
+            _synthetic_frame("individual", 0),
+        )
+    ]
+    KIND.report(trials, {"analysis": {"loss_threshold": 0.3}}, tmp_path / "report")
+    assert "test loss ≤ 0.3" in (tmp_path / "report" / "ilp_report.md").read_text()
+    speed = pd.read_csv(tmp_path / "report" / "learning_speed.csv")
+    # 0.7 e^{-0.5 e} ≤ 0.3 first at e = 2 (at 0.1 it is e = 4)
+    assert speed[speed["task_index"] == 0]["epochs_to_threshold_mean"].iloc[0] == 2
