@@ -15,13 +15,17 @@ SEED = 0  # the bootstrap's own generator: tables are reproducible
 
 
 def iqm_ci(values) -> tuple[float, float, float]:
-    """(IQM, CI low, CI high) of one group's per-seed values; NaNs dropped; NaNs when none is left.
+    """(IQM, CI low, CI high) of one group's per-seed values; NaNs dropped; NaNs when none is left, and a
+    NaN interval for a single value (one seed says nothing about spread).
 
-    values: [seeds] one number per run. Stratified bootstrap over runs (one task: plain bootstrap).
+    values: [seeds] one number per run. The IQM is rliable's `aggregate_iqm`; the interval is the
+    percentile bootstrap over runs that rliable's `get_interval_estimates` computes for one task, drawn
+    here from our own generator: rliable's `StratifiedBootstrap` ignores its `random_state` and draws from
+    numpy's global generator, so its intervals changed from call to call. With 2–3 runs the IQM trims
+    nothing and equals the mean.
     """
-    import warnings
-
-    from rliable import library, metrics
+    from rliable import metrics
+    from scipy.stats import trim_mean
 
     scores = np.asarray(values, dtype=float)
     scores = scores[~np.isnan(scores)]
@@ -29,16 +33,11 @@ def iqm_ci(values) -> tuple[float, float, float]:
         return (float("nan"),) * 3
     point = float(metrics.aggregate_iqm(scores[:, None]))
     if scores.size == 1:
-        return point, point, point
-    with warnings.catch_warnings():  # arch's notice that `random_state` will become `generator`
-        warnings.simplefilter("ignore", FutureWarning)
-        _, intervals = library.get_interval_estimates(
-            {"x": scores[:, None]},
-            lambda s: np.array([metrics.aggregate_iqm(s)]),
-            reps=REPS,
-            random_state=np.random.RandomState(SEED),
-        )
-    low, high = intervals["x"][:, 0]
+        return point, float("nan"), float("nan")
+    rng = np.random.default_rng(SEED)
+    resamples = scores[rng.integers(0, scores.size, (REPS, scores.size))]
+    iqms = trim_mean(resamples, proportiontocut=0.25, axis=1)  # `aggregate_iqm` of each resample
+    low, high = np.percentile(iqms, [2.5, 97.5])
     return point, float(low), float(high)
 
 
@@ -54,7 +53,9 @@ def iqm_columns(grouped, value: str, prefix: str | None = None):
 
 
 def format_iqm(iqm: float, low: float, high: float, digits: int = 2) -> str:
-    """'0.41 [0.33, 0.52]' (or '–' when there is no value)."""
+    """'0.41 [0.33, 0.52]'; '0.41' without an interval (one seed); '–' when there is no value."""
     if np.isnan(iqm):
         return "–"
+    if np.isnan(low) or np.isnan(high):
+        return f"{iqm:.{digits}f}"
     return f"{iqm:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"

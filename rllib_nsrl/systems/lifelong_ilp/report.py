@@ -56,12 +56,21 @@ def _at_epoch(frame: pd.DataFrame, column: str, epoch: int) -> float:
 
 
 def _speed_rows(runs, threshold: float) -> list[dict]:
+    """One row per (run, task) whose outcome is known: the task reached the threshold, or its training
+    finished (its last epoch is logged) without reaching it. A task still in training (or not begun) that
+    has not reached it yet is left out, so a partial run does not count it as a failure."""
     rows = []
     for run in runs:
         f, E = run["frame"], run["E"]
         for k, task in enumerate(run["tasks"]):
-            curve = f[f["task_index"] == k][f"test_loss/{task}"].to_numpy()
+            task_rows = f[f["task_index"] == k]
+            curve = task_rows[f"test_loss/{task}"].to_numpy()
             hit = np.flatnonzero(curve <= threshold)
+            finished = bool((f["epoch"] == (k + 1) * E).any())
+            if not len(hit) and not finished:
+                continue
+            # epoch numbers, not row positions: an epoch lost from the log must not shift the count
+            first = float(task_rows["epoch"].iloc[hit[0]] - k * E) if len(hit) else np.nan
             rows.append(
                 {
                     "domain": run["domain"],
@@ -69,7 +78,7 @@ def _speed_rows(runs, threshold: float) -> list[dict]:
                     "task": task,
                     "mode": run["mode"],
                     "seed": run["seed"],
-                    "epochs_to_threshold": float(hit[0] + 1) if len(hit) else np.nan,
+                    "epochs_to_threshold": first,
                     "reached": float(len(hit) > 0),
                     # area under the task's test-loss curve during its own training, per epoch
                     "loss_auc": float(np.mean(curve)) if len(curve) == E else np.nan,
@@ -82,7 +91,8 @@ def _speed_rows(runs, threshold: float) -> list[dict]:
 def learning_speed(runs, threshold: float) -> pd.DataFrame:
     """Per task and mode: epochs within the task until its test loss first reaches `threshold` (NaN:
     never), the area under its test-loss curve during its own training (mean loss per epoch; NaN while the
-    task is unfinished), and its loss at the end of its training."""
+    task is unfinished), and its loss at the end of its training. Seeds whose task is still in training
+    and below the threshold are not counted yet (`_speed_rows`)."""
     rows = _speed_rows(runs, threshold)
     keys = ["domain", "task_index", "task", "mode"]
     table = summarise(rows, keys, ["epochs_to_threshold", "loss_auc", "final_loss"])
@@ -109,11 +119,29 @@ def difference_ci(a, b, reps: int = 2000, seed: int = 0) -> tuple[float, float, 
     return point, float(low), float(high)
 
 
+def paired_difference_ci(a: pd.Series, b: pd.Series, reps: int = 2000, seed: int = 0):
+    """Like `difference_ci`, for values indexed by seed. The modes of one seed share the task-0 run, the
+    data and the heads' initial weights (`protocol.py`), so when both sides have the same seeds the
+    per-seed differences are bootstrapped (paired); otherwise the two samples are resampled on their own."""
+    a, b = a.dropna(), b.dropna()
+    if len(a) and set(a.index) == set(b.index) and a.index.is_unique and b.index.is_unique:
+        d = (a - b.reindex(a.index)).to_numpy(dtype=float)
+        point = float(d.mean())
+        if len(d) < 2:
+            return point, float("nan"), float("nan")
+        rng = np.random.default_rng(seed)
+        low, high = np.percentile(rng.choice(d, (reps, len(d))).mean(axis=1), [2.5, 97.5])
+        return point, float(low), float(high)
+    return difference_ci(a.to_numpy(), b.to_numpy(), reps, seed)
+
+
 def transfer(runs, threshold: float) -> pd.DataFrame:
     """Forward transfer: per task, each lifelong mode minus `individual` in loss AUC and in epochs to the
-    threshold (negative: the shared KB made the task learn faster), with 95 % bootstrap intervals. A seed
-    that never reached the threshold counts as E + 1 epochs (censored), not as missing, so a mode that
-    fails on some seeds cannot look faster; `reached` says on how many seeds each side got there."""
+    threshold (negative: the shared KB made the task learn faster), with 95 % bootstrap intervals, paired
+    by seed where both sides have the same seeds (`paired_difference_ci`). A seed whose training of the
+    task finished without reaching the threshold counts as E + 1 epochs (censored), not as missing, so a
+    mode that fails on some seeds cannot look faster; a seed still training the task is not counted yet.
+    `reached` says on how many seeds each side got there."""
     raw = pd.DataFrame(_speed_rows(runs, threshold))
     rows = []
     if raw.empty or "individual" not in set(raw["mode"]):
@@ -131,7 +159,9 @@ def transfer(runs, threshold: float) -> pd.DataFrame:
             other = group[group["mode"] == mode]
             row = {"domain": domain, "task_index": k, "task": task, "mode": mode}
             for metric, column in (("loss_auc", "loss_auc"), ("epochs_to_threshold", "censored_epochs")):
-                diff, low, high = difference_ci(other[column], base[column])
+                diff, low, high = paired_difference_ci(
+                    other.set_index("seed")[column], base.set_index("seed")[column]
+                )
                 row[f"{metric}_diff"], row[f"{metric}_ci"] = diff, f"[{low:.3g}, {high:.3g}]"
             row["reached"] = (
                 f"{int(other['reached'].sum())}/{len(other)} vs {int(base['reached'].sum())}/{len(base)}"

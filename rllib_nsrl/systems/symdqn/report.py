@@ -48,10 +48,14 @@ def curves(trials: list[tuple[dict, pd.DataFrame]], window: int) -> pd.DataFrame
     for config, frame in trials:
         if frame.empty or SCORE_COL not in frame:
             continue
-        f = pd.DataFrame({"epoch": frame["training_iteration"].astype(int)})
+        # the window spans epochs, not rows: an epoch lost from the log (a damaged line) is a gap
+        epochs = frame["training_iteration"].astype(int).to_numpy()
+        full = pd.RangeIndex(int(epochs.min()), int(epochs.max()) + 1)
+        f = pd.DataFrame({"epoch": epochs})
         for name, col in METRICS.items():
             values = frame[col].astype(float) if col in frame else pd.Series(float("nan"), index=frame.index)
-            f[name] = values.rolling(window, min_periods=1).mean()
+            values = pd.Series(values.to_numpy(), index=epochs).reindex(full)
+            f[name] = values.rolling(window, min_periods=1).mean().reindex(epochs).to_numpy()
         f["condition"], f["seed"] = condition_of(config), config.get("seed")
         rows.append(f)
     if not rows:
@@ -139,8 +143,8 @@ def markdown(
         f"\nScore r and negative ratio p on {eval_episodes} evaluation episodes per epoch; SatAgg of the"
         " shape axioms A1–A3 (1 = satisfied) and the reward predictor's MSE as logged by the learner over the"
         f" epoch's updates (– without symbolic modules); rolling window {window} per seed, mean ± sd over"
-        " seeds; IQM: interquartile mean over seeds with a 95 % stratified bootstrap confidence interval"
-        " (rliable)."
+        " seeds; IQM: interquartile mean over seeds (rliable; with 3 seeds or fewer it is the mean) with a"
+        " 95 % percentile-bootstrap confidence interval over seeds (none for one seed)."
     )
     if has_paper:
         note += " Paper values from the SymDQN appendix."

@@ -218,3 +218,61 @@ def test_analyze_uses_the_spec_loss_threshold(tmp_path):
     speed = pd.read_csv(tmp_path / "report" / "learning_speed.csv")
     # 0.7 e^{-0.5 e} ≤ 0.3 first at e = 2 (at 0.1 it is e = 4)
     assert speed[speed["task_index"] == 0]["epochs_to_threshold_mean"].iloc[0] == 2
+
+
+def _three_task_frame(rate: float, epochs: int = 5, upto: int | None = None, drop=()) -> pd.DataFrame:
+    """Tasks A, B, C, each learned at `rate` from the start of its own training; earlier ones stay at 0.05."""
+    rows = []
+    for t in range(3):
+        for e in range(1, epochs + 1):
+            epoch = t * epochs + e
+            if (upto and epoch > upto) or epoch in drop:
+                continue
+            row = {"epoch": epoch, "task_index": t, "task": "ABC"[t]}
+            for k, task in enumerate("ABC"):
+                loss = np.nan if k > t else (0.7 * np.exp(-rate * e) if k == t else 0.05)
+                row |= {f"test_loss/{task}": loss, f"test_acc/{task}": 1 - loss}
+                row[f"test_acc_2x/{task}"] = 1 - loss
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _ilp_runs(frames):
+    from rllib_nsrl.systems.lifelong_ilp import report
+
+    config = {"domain": "x", "epochs_per_task": 5}
+    return report._runs([({**config, "mode": m, "seed": s}, f) for (m, s), f in frames.items()])
+
+
+def test_a_task_still_in_training_is_not_counted_as_never_learned():
+    """A partial run: lifelong seed 1 has finished task A only. Its tasks B and C are left out, not
+    censored at E + 1 as failures: transfer stays 0 and `reached` counts the seeds that got there."""
+    from rllib_nsrl.systems.lifelong_ilp.report import learning_speed, transfer
+
+    frames = {("individual", s): _three_task_frame(1.0) for s in (0, 1)}
+    frames |= {("lifelong", 0): _three_task_frame(1.0), ("lifelong", 1): _three_task_frame(1.0, upto=5)}
+    runs = _ilp_runs(frames)
+    table = transfer(runs, 0.1)
+    assert table["epochs_to_threshold_diff"].tolist() == [0.0, 0.0, 0.0]
+    assert table["reached"].tolist() == ["2/2 vs 2/2", "1/1 vs 2/2", "1/1 vs 2/2"]
+    speed = learning_speed(runs, 0.1)
+    b = speed[(speed["task"] == "B") & (speed["mode"] == "lifelong")].iloc[0]
+    assert b["seeds"] == 1 and b["reached"] == 1
+
+
+def test_transfer_intervals_are_paired_by_seed():
+    """Both modes with the same per-seed curves: every per-seed difference is 0, so is the paired interval
+    (resampling the two modes on their own would give a spurious spread)."""
+    from rllib_nsrl.systems.lifelong_ilp.report import transfer
+
+    frames = {(m, s): _three_task_frame(0.5 + 0.3 * s) for m in ("individual", "lifelong") for s in (0, 1, 2)}
+    table = transfer(_ilp_runs(frames), 0.1)
+    assert set(table["loss_auc_ci"]) == {"[0, 0]"} and set(table["epochs_to_threshold_ci"]) == {"[0, 0]"}
+
+
+def test_epochs_to_threshold_counts_epoch_numbers_when_a_line_is_lost():
+    """Epoch 2 lost from the log: the loss first reaches 0.1 at epoch 3, not at the third logged row."""
+    from rllib_nsrl.systems.lifelong_ilp.report import _speed_rows
+
+    rows = _speed_rows(_ilp_runs({("individual", 0): _three_task_frame(1.0, drop=(2,))}), 0.02)
+    assert rows[0]["epochs_to_threshold"] == 4.0  # 0.7·e^-4 = 0.0128 ≤ 0.02 < 0.7·e^-3; rows 1, 3, 4: 3rd row

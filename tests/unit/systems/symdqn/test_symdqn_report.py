@@ -147,3 +147,13 @@ def test_figures_have_a_title_and_the_specs_epoch_size_on_the_x_axis(tmp_path, m
     monkeypatch.undo()
     for fig in figures:
         report.plt.close(fig)
+
+
+def test_rolling_window_spans_epochs_not_rows():
+    """With epoch 2 lost from the log, the window of 2 at epoch 3 holds epoch 3 alone (epoch 2 is a gap),
+    not epochs 1 and 3."""
+    config, frame = trial("DuelDQN", 0, [0.1, 0.3, 0.5], [0.0, 0.0, 0.0])
+    frame = frame[frame["training_iteration"] != 2]
+    long = report.curves([(config, frame)], window=2)
+    assert long["epoch"].tolist() == [1, 3]
+    assert long["score"].tolist() == [0.1, 0.5]
