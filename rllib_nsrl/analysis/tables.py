@@ -7,7 +7,8 @@ import pandas as pd
 
 def summarise(rows: list[dict], keys: list[str], values: list[str]) -> pd.DataFrame:
     """Group `rows` by `keys`: `<value>_mean`, `<value>_sd` for each value, `seeds` (group size), then
-    `<value>_iqm`, `<value>_iqm_lo`, `<value>_iqm_hi` (interquartile mean, 95 % bootstrap CI)."""
+    `<value>_iqm`, `<value>_iqm_lo`, `<value>_iqm_hi` (interquartile mean, 95 % bootstrap CI) and `<value>_n`
+    (the seeds with a value: the statistics leave NaN out, and `markdown` says so where it did)."""
     from rllib_nsrl.analysis.aggregate import iqm_columns
 
     raw = pd.DataFrame(rows)
@@ -21,6 +22,8 @@ def summarise(rows: list[dict], keys: list[str], values: list[str]) -> pd.DataFr
     out["seeds"] = grouped.size()
     for v in values:
         out = out.join(iqm_columns(grouped, v))
+    for v in values:
+        out[f"{v}_n"] = grouped[v].count()
     return out.reset_index()
 
 
@@ -29,12 +32,19 @@ def markdown(table: pd.DataFrame, digits: int = 3) -> str:
     `x_iqm` / `x_iqm_lo` / `x_iqm_hi` one `x IQM [95% CI]` column."""
     from rllib_nsrl.analysis.aggregate import format_iqm
 
-    cols = [c for c in table.columns if not c.endswith(("_sd", "_iqm_lo", "_iqm_hi"))]
+    counts = {c for c in table.columns if c.endswith("_n") and c[:-2] + "_mean" in table.columns}
+    cols = [c for c in table.columns if not c.endswith(("_sd", "_iqm_lo", "_iqm_hi")) and c not in counts]
 
     def cell(row, c):
         if c.endswith("_mean"):
+            if pd.isna(row[c]):
+                return "–"  # no seed has this value (e.g. an EQL metric of neural PPO)
             sd = row[c[:-5] + "_sd"]
-            return f"{row[c]:.{digits}f}" + ("" if pd.isna(sd) else f" ± {sd:.{digits}f}")
+            text = f"{row[c]:.{digits}f}" + ("" if pd.isna(sd) else f" ± {sd:.{digits}f}")
+            n = row.get(c[:-5] + "_n")
+            if "seeds" in row and n is not None and 0 < n < row["seeds"]:
+                text += f" (n = {int(n)})"  # some seeds have no value here
+            return text
         if c.endswith("_iqm"):
             return format_iqm(row[c], row[c + "_lo"], row[c + "_hi"], digits)
         return f"{row[c]:.{digits}f}" if isinstance(row[c], float) else str(row[c])

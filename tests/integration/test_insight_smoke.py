@@ -41,7 +41,9 @@ def test_insight_pong_smoke_trains_perception_neural_and_eql_actors(
     trials = {config["condition"]: frame for config, frame in load_trials(run_dir)}
     assert set(trials) == set(spec["conditions"]) == {"INSIGHT", "w/o NG", "fixed perception", "w/o pretrain",
                                                       "neural PPO"}  # fmt: skip
-    evals = list(range(spec["evaluation"]["every"], iterations(spec) + 1, spec["evaluation"]["every"]))
+    # every `evaluation.every` iterations, and after the last one
+    evals = sorted({*range(spec["evaluation"]["every"], iterations(spec) + 1, spec["evaluation"]["every"]),
+                    iterations(spec)})  # fmt: skip
     for condition, frame in trials.items():
         assert frame["training_iteration"].tolist() == list(range(1, iterations(spec) + 1))
         scored = frame.dropna(

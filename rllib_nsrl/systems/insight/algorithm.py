@@ -54,8 +54,12 @@ class InsightPPO(ExactRestoreMixin, PPO):
 
     @override(PPO)
     def step(self) -> dict:
+        """One PPO update; every `eval_every` updates, and after the last update of the budget (so the
+        final numbers are those of the trained policy), the full-game evaluation of `evaluate_insight`."""
         result = super().step()
-        if (self.iteration + 1) % self.config.eval_every == 0:
+        number = self.iteration + 1  # this update's 1-based number (`iteration` counts it after `step`)
+        last = max(1, int(self.config.total_steps) // int(self.config.total_train_batch_size))
+        if number % self.config.eval_every == 0 or number == last:
             result[RESULT_KEY] = self.evaluate_insight()
         return result
 

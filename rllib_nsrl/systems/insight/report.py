@@ -1,15 +1,25 @@
 """INSIGHT report (`nsrl analyze`): per condition, the neural and EQL actors' game scores and perception.
 
-Files: `curves.csv` (condition, seed, iteration, env steps, every evaluation metric), `summary.csv` /
-`summary.md` (the last evaluation of each trial: mean ± sd and IQM [95 % CI] over seeds), `returns.png`
-(neural and EQL scores over env steps, mean ± sd over seeds per condition), `pretrain.csv` / `pretrain.md`
-(per seed: the pre-trained perception's coordinate MAE in pixels on the test split, per slot, against
-the untrained network's; read from the pre-training's `metrics.json` when it is still there),
-`at_steps.md` (mean ± sd and IQM of each return at a quarter, half and all of the budget: the evaluation
-at or just before each), `ablation.md` (each condition's final EQL return normalised to INSIGHT = 1 as
-(R − R_random) / (R_INSIGHT − R_random), R_random the published random-play score of the game) and
-`perception.md` (coordinate MAE per slot: pre-trained, then after policy learning per condition, and F-MAE,
-the MAE over the objects the pruned equations read).
+Files:
+- `curves.csv`: condition, seed, iteration, env steps and every evaluation metric;
+- `summary.csv` / `summary.md`: the last evaluation of each trial that has run its whole budget, mean ± sd
+  and IQM [95 % CI] over seeds; trials still running are listed under the table, not averaged in;
+- `returns.png`: neural and EQL scores over env steps, mean ± sd over the seeds evaluated at each
+  iteration, per condition;
+- `pretrain.csv` / `pretrain.md`: per seed, the pre-trained perception's coordinate MAE in pixels on the
+  test split, per slot, beside the untrained network's (read from the pre-training's `metrics.json` while
+  it is still there);
+- `at_steps.md`: mean ± sd and IQM of each return at a quarter, half and all of the budget (the
+  evaluation at or just before each);
+- `ablation.md`: each condition's final EQL return normalised to INSIGHT = 1 as
+  (R − R_random) / (R_INSIGHT − R_random), R_random the published random-play score of the game;
+- `perception.md`: coordinate MAE per slot, pre-trained and after policy learning per condition, and
+  F-MAE, the MAE over the objects the pruned equations read.
+The ablation and perception tables use the same finished trials as the summary.
+
+Evaluations are placed by iteration: iteration × the PPO batch is a trial's nominal env-step count. The
+sampled count (`num_env_steps_sampled_lifetime`) drifts a few steps per iteration from it, differently per
+seed, so seeds are grouped by iteration and never by the sampled count.
 """
 
 from __future__ import annotations
@@ -76,6 +86,34 @@ def pretrain_table(trials) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("seed", key=lambda c: c.astype(int)) if rows else pd.DataFrame()
 
 
+def _batch(spec: dict | None) -> int | None:
+    """Env steps of one PPO iteration (envs × rollout length), or None without a spec."""
+    ppo = (spec or {}).get("ppo") or {}
+    if "num_envs" in ppo and "rollout_length" in ppo:
+        return int(ppo["num_envs"]) * int(ppo["rollout_length"])
+    return None
+
+
+def _nominal_steps(long: pd.DataFrame, spec: dict | None) -> pd.Series:
+    """iteration × batch (the sampled count when the spec does not give the batch)."""
+    batch = _batch(spec)
+    return long["iteration"] * batch if batch else long["env_steps"]
+
+
+def _total(long: pd.DataFrame, spec: dict | None) -> int:
+    return int(((spec or {}).get("ppo") or {}).get("total_steps") or long["nominal"].max())
+
+
+def _reach(long: pd.DataFrame) -> dict:
+    """(condition, seed) → how far the trial has run: its newest evaluation plus one evaluation interval
+    (NaN with one evaluation so far: a trial's interval is known from two). A trial has run a budget once
+    its reach is at least that budget; the newest evaluation may then sit up to one interval short of it."""
+    return {
+        key: group["nominal"].max() + group["nominal"].sort_values().diff().max()
+        for key, group in long.groupby(["condition", "seed"], sort=False)
+    }
+
+
 def write_insight_report(trials, spec: dict, out: Path) -> list[Path]:
     """Write the files above into `out`; return their paths."""
     out.mkdir(parents=True, exist_ok=True)
@@ -86,7 +124,10 @@ def write_insight_report(trials, spec: dict, out: Path) -> list[Path]:
     if not pre.empty:
         pre.to_csv(out / "pretrain.csv", index=False)
         (out / "pretrain.md").write_text(
-            "# Pre-trained perception: coordinate MAE (pixels), test split\n\n" + markdown(pre, 2) + "\n"
+            "# Pre-trained perception: coordinate MAE (pixels), test split\n\n"
+            + markdown(pre, 2)
+            + "\n\nThe best epoch is chosen on this same split (as the reference code does), so these MAEs"
+            " are slightly optimistic.\n"
         )
         written += [out / "pretrain.csv", out / "pretrain.md"]
     if long.empty:
@@ -95,17 +136,35 @@ def write_insight_report(trials, spec: dict, out: Path) -> list[Path]:
     long = long.sort_values(
         ["condition", "seed", "iteration"], key=lambda c: c.map(order) if c.name == "condition" else c
     )
-    last = long.groupby(["condition", "seed"], sort=False).tail(1)
-    values = [v for v in MAIN if v in last and last[v].notna().any()]
-    table = summarise(last.to_dict("records"), ["condition"], values)
-    table.to_csv(out / "summary.csv", index=False)
+    long["nominal"] = _nominal_steps(long, spec)
+    total, reach = _total(long, spec), _reach(long)
+    newest = long.groupby(["condition", "seed"], sort=False).tail(1)
+    last_iteration = max(1, total // _batch(spec)) if _batch(spec) else None
+    # finished: evaluated at the last iteration, or within one evaluation interval of the budget
+    done = [
+        (last_iteration is not None and r.iteration >= last_iteration)
+        or reach[(r.condition, r.seed)] >= total
+        for r in newest.itertuples()
+    ]
+    last, running = newest[done], newest[[not d for d in done]]
     game = (spec or {}).get("env", {}).get("game", "")
-    (out / "summary.md").write_text(
-        f"# INSIGHT {game}: last evaluation of each trial (mean ± sd over seeds)\n\n"
-        + markdown(table, 2)
-        + "\n"
-    )
-    written += [out / "summary.csv", out / "summary.md"]
+    lines = [f"# INSIGHT {game}: last evaluation of each finished trial (mean ± sd over seeds)", ""]
+    if not last.empty:
+        values = [v for v in MAIN if v in last and last[v].notna().any()]
+        table = summarise(last.to_dict("records"), ["condition"], values)
+        table.to_csv(out / "summary.csv", index=False)
+        written.append(out / "summary.csv")
+        lines.append(markdown(table, 2))
+    else:
+        lines.append(f"No trial has run its budget ({total:,} env steps) yet.")
+    if not running.empty:
+        still = "; ".join(
+            f"{r.condition} seed {r.seed} (newest evaluation at iteration {r.iteration}, {r.nominal:,} steps)"
+            for r in running.itertuples()
+        )
+        lines += ["", f"Still running, not in this table: {still}."]
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    written.append(out / "summary.md")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)
     for ax, metric, title in (
         (axes[0], "neural_return", "neural actor"),
@@ -114,11 +173,13 @@ def write_insight_report(trials, spec: dict, out: Path) -> list[Path]:
         if metric not in long:
             continue
         for condition, group in long.groupby("condition", sort=False):
-            stats = group.groupby("env_steps")[metric].agg(["mean", "std"])
+            stats = group.groupby("iteration").agg(
+                x=("nominal", "mean"), mean=(metric, "mean"), std=(metric, "std")
+            )
             if stats["mean"].notna().any():
-                (line,) = ax.plot(stats.index, stats["mean"], marker="o", label=condition)
-                band = stats["std"].fillna(0.0)  # ± sd over seeds
-                ax.fill_between(stats.index, stats["mean"] - band, stats["mean"] + band, alpha=0.2,
+                (line,) = ax.plot(stats["x"], stats["mean"], marker="o", label=condition)
+                band = stats["std"].fillna(0.0)  # ± sd over the seeds evaluated at that iteration
+                ax.fill_between(stats["x"], stats["mean"] - band, stats["mean"] + band, alpha=0.2,
                                 color=line.get_color())  # fmt: skip
         ax.set_title(f"{game} {title}")
         ax.set_xlabel("env steps")
@@ -129,23 +190,20 @@ def write_insight_report(trials, spec: dict, out: Path) -> list[Path]:
     plt.close(fig)
     written.append(out / "returns.png")
     written += _at_steps(long, spec, out, game)
-    written += _ablation(last, out, game)
-    written += _perception(last, pre, out, game)
+    if not last.empty:
+        written += _ablation(last, out, game)
+        written += _perception(last, pre, out, game)
     return written
 
 
 def _at_steps(long: pd.DataFrame, spec: dict, out: Path, game: str) -> list[Path]:
-    total = int(((spec or {}).get("ppo") or {}).get("total_steps") or long["env_steps"].max())
+    total, reach = _total(long, spec), _reach(long)
     rows = []
-    # a trial counts at a budget once it has run that far: its newest evaluation is at most one
-    # evaluation interval short of the target (a trial still running is left out, not shown early)
-    reach = {
-        key: group["env_steps"].max() + group["env_steps"].sort_values().diff().max()
-        for key, group in long.groupby(["condition", "seed"], sort=False)
-    }
+    # a trial counts at a budget once it has run that far (`_reach`): a trial still running is left out,
+    # not shown early
     for frac in (0.25, 0.5, 1.0):
         target = int(total * frac)
-        upto = long[long["env_steps"] <= target]
+        upto = long[long["nominal"] <= target]
         for (condition, seed), group in upto.groupby(["condition", "seed"], sort=False):
             if not reach[(condition, seed)] >= target:  # NaN (one evaluation so far) counts as not yet
                 continue
