@@ -13,7 +13,10 @@ in a window without 0, X + Y = Z cannot be told from Succ alone. Tasks, in order
                           ∃Z Plus(X, Y, Z) ∧ ¬∃W Succ(Z, W).
   4. SumExceedsMax(X, Y): X + Y > N, i.e. no number is the sum: ¬∃Z Plus(X, Y, Z).
 The sum tasks compare a sum with a constant of the instance (N), so a model must reuse Plus. With
-exclude-self the witness Z = X (or Y) is masked only when the other number is 0, a case Zero(·) covers.
+exclude-self a reduction over Z skips every tuple in which an object repeats: the witness Z = X (or Y),
+needed only when the other number is 0 (a case Zero(·) covers), and all of the diagonal X = Y, where
+∃Z Plus(X, X, Z) is always 0. So SumIsMax and SumExceedsMax cannot follow their rule on the diagonal
+(16 of SumExceedsMax's 496 true atoms at n = 32): a small ceiling on their accuracy.
 
 Tree (`IsParent(X, Y)`, X is the parent of Y): 40 nodes, grown breadth-first, every internal node gets
 2 or 3 children (only the last may get fewer when the node budget runs out). Tasks, in order:

@@ -41,8 +41,13 @@ def report(trials, spec, out):
     """`nsrl analyze`: per-task learning and forgetting curves and tables."""
     from rllib_nsrl.systems.lifelong_ilp.report import write_ilp_report
 
-    threshold = float((spec.get("analysis") or {}).get("loss_threshold", 0.1))
-    return write_ilp_report(trials, out, loss_threshold=threshold)
+    analysis = spec.get("analysis") or {}
+    return write_ilp_report(
+        trials,
+        out,
+        loss_threshold=float(analysis.get("loss_threshold", 0.1)),
+        relative_threshold=analysis.get("relative_threshold", 0.5),
+    )
 
 
 KIND = Kind(name="ilp_lifelong", spec_model=ILPSpec, plan=plan, report=report, smoke=ILP_SMOKE, check=check)

@@ -34,10 +34,12 @@ LOSSES = ("bce", "balanced")
 
 def task_loss(logits: torch.Tensor, target: torch.Tensor, kind: str = "bce") -> torch.Tensor:
     """Binary cross-entropy of target atoms. `balanced`: positives weighted by negatives/positives of the
-    batch (1 when it has no positive), so rare true atoms weigh as much as the false ones in all."""
+    batch (1 when it has no positive or no negative), so rare true atoms weigh as much as the false ones in
+    all."""
     if kind == "balanced":
         positives = target.sum()
-        weight = (target.numel() - positives) / positives if positives > 0 else torch.ones(())
+        negatives = target.numel() - positives
+        weight = negatives / positives if positives > 0 and negatives > 0 else torch.ones(())
         return F.binary_cross_entropy_with_logits(logits, target, pos_weight=weight)
     return F.binary_cross_entropy_with_logits(logits, target)
 

@@ -49,7 +49,7 @@ class EvaluationSpec(SpecModel):
     """Held-out test sets (n and 2n objects) evaluated after every epoch."""
 
     test_size: int = spec_field(16, "test worlds per task", ge=1)
-    test_size_2x: int | None = spec_field(4, "test worlds with twice the objects; null: none", ge=1)
+    test_size_2x: int | None = spec_field(4, "test worlds with twice the objects; null: test_size", ge=1)
     eval_batch_size: int = spec_field(4, "worlds per evaluation batch", ge=1)
     n_objects: int | None = spec_field(None, "objects per world; null: the domain's", ge=2)
 
@@ -57,7 +57,15 @@ class EvaluationSpec(SpecModel):
 class AnalysisSpec(SpecModel):
     """Settings of `nsrl analyze`."""
 
-    loss_threshold: float = spec_field(0.1, "loss at which a task counts as learned", ge=0.0)
+    loss_threshold: float = spec_field(
+        0.1, "test loss at which a task counts as learned, when relative_threshold is null", ge=0.0
+    )
+    relative_threshold: float | None = spec_field(
+        0.5,
+        "a task counts as learned at this fraction of the constant predictor's test loss (its base rate "
+        "predicted everywhere); null: loss_threshold",
+        gt=0.0,
+    )
 
 
 class ILPSpec(CommonSpec):

@@ -213,7 +213,9 @@ def test_analyze_uses_the_spec_loss_threshold(tmp_path):
             _synthetic_frame("individual", 0),
         )
     ]
-    KIND.report(trials, {"analysis": {"loss_threshold": 0.3}}, tmp_path / "report")
+    KIND.report(
+        trials, {"analysis": {"loss_threshold": 0.3, "relative_threshold": None}}, tmp_path / "report"
+    )
     assert "test loss ≤ 0.3" in (tmp_path / "report" / "ilp_report.md").read_text()
     speed = pd.read_csv(tmp_path / "report" / "learning_speed.csv")
     # 0.7 e^{-0.5 e} ≤ 0.3 first at e = 2 (at 0.1 it is e = 4)
@@ -276,3 +278,36 @@ def test_epochs_to_threshold_counts_epoch_numbers_when_a_line_is_lost():
 
     rows = _speed_rows(_ilp_runs({("individual", 0): _three_task_frame(1.0, drop=(2,))}), 0.02)
     assert rows[0]["epochs_to_threshold"] == 4.0  # 0.7·e^-4 = 0.0128 ≤ 0.02 < 0.7·e^-3; rows 1, 3, 4: 3rd row
+
+
+def test_relative_threshold_is_a_fraction_of_the_constant_predictors_test_loss(tmp_path):
+    """The constant predictor's loss is H(p) of the task's fixed test set; with a relative threshold a task
+    counts as learned at 0.25·H(p), not at an absolute loss that predicting the base rate may already meet."""
+    from rllib_nsrl.systems.lifelong_ilp.domains import get_domain
+    from rllib_nsrl.systems.lifelong_ilp.report import constant_loss
+
+    p = float(get_domain("graph").test_set(TASKS[0], 4, 10).target.mean())
+    assert constant_loss("graph", TASKS[0], 10, 4) == pytest.approx(
+        -(p * math.log(p) + (1 - p) * math.log(1 - p))
+    )
+    config = {"domain": "graph", "mode": "individual", "seed": 0, "epochs_per_task": 5, "n_objects": 10}
+    trials = [(config | {"test_size": 4}, _synthetic_frame("individual", 0))]
+    write_ilp_report(trials, tmp_path / "abs", loss_threshold=0.1)
+    write_ilp_report(trials, tmp_path / "rel", loss_threshold=0.1, relative_threshold=0.25)
+    speed = {k: pd.read_csv(tmp_path / k / "learning_speed.csv").iloc[0] for k in ("abs", "rel")}
+    bound = 0.25 * speed["rel"]["constant_loss"]  # 0.081 here: H(p) = 0.325
+    first = next(e for e in range(1, 6) if 0.7 * math.exp(-0.5 * e) <= bound)  # the curve task 0 follows
+    assert (
+        speed["abs"]["epochs_to_threshold_mean"] == 4
+        and speed["rel"]["epochs_to_threshold_mean"] == first == 5
+    )
+    assert "0.25 × the constant predictor's" in (tmp_path / "rel" / "ilp_report.md").read_text()
+
+
+def test_balanced_loss_of_a_batch_without_false_atoms_is_plain_bce():
+    """All atoms true: the weight negatives/positives would be 0 and silence the batch; it is 1 instead."""
+    from rllib_nsrl.systems.lifelong_ilp.protocol import task_loss
+
+    logits, target = torch.tensor([-1.0, 0.5, 2.0]), torch.ones(3)
+    assert task_loss(logits, target, "balanced").item() == pytest.approx(task_loss(logits, target).item())
+    assert task_loss(logits, target, "balanced").item() > 0
