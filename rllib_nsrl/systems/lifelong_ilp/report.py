@@ -223,10 +223,16 @@ def transfer(runs, threshold: float | Threshold) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _finished(run: dict) -> bool:
+    """Whether the run has logged the last epoch of its sequence."""
+    return bool((run["frame"]["epoch"] == len(run["tasks"]) * run["E"]).any())
+
+
 def forgetting(runs) -> pd.DataFrame:
-    """Test loss of each task right after its own training, at the end of the sequence, and the rise."""
+    """Test loss of each task right after its own training, at the end of the sequence, and the rise;
+    over the runs that have finished their sequence."""
     rows = []
-    for run in runs:
+    for run in filter(_finished, runs):
         f, E, last = run["frame"], run["E"], len(run["tasks"]) * run["E"]
         for k, task in enumerate(run["tasks"][:-1]):
             after = _at_epoch(f, f"test_loss/{task}", (k + 1) * E)
@@ -248,9 +254,10 @@ def forgetting(runs) -> pd.DataFrame:
 
 
 def backward_transfer(runs) -> pd.DataFrame:
-    """Test accuracy of each earlier task at the end minus right after its own training (> 0: transfer)."""
+    """Test accuracy of each earlier task at the end minus right after its own training (> 0: transfer);
+    over the runs that have finished their sequence."""
     rows = []
-    for run in runs:
+    for run in filter(_finished, runs):
         f, E, last = run["frame"], run["E"], len(run["tasks"]) * run["E"]
         per_task = []
         for k, task in enumerate(run["tasks"][:-1]):
@@ -263,9 +270,10 @@ def backward_transfer(runs) -> pd.DataFrame:
 
 
 def final_accuracy(runs) -> pd.DataFrame:
-    """Accuracy of every task at the end of the sequence on n objects and on 2n objects."""
+    """Accuracy of every task at the end of the sequence on n objects and on 2n objects; over the runs that
+    have finished their sequence."""
     rows = []
-    for run in runs:
+    for run in filter(_finished, runs):
         f, last = run["frame"], len(run["tasks"]) * run["E"]
         for k, task in enumerate(run["tasks"]):
             rows.append(

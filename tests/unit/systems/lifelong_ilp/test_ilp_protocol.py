@@ -260,6 +260,12 @@ def test_a_task_still_in_training_is_not_counted_as_never_learned():
     speed = learning_speed(runs, 0.1)
     b = speed[(speed["task"] == "B") & (speed["mode"] == "lifelong")].iloc[0]
     assert b["seeds"] == 1 and b["reached"] == 1
+    # the end-of-sequence tables count only runs that have finished their sequence
+    from rllib_nsrl.systems.lifelong_ilp.report import backward_transfer, final_accuracy, forgetting
+
+    for table in (forgetting(runs), backward_transfer(runs), final_accuracy(runs)):
+        assert set(table[table["mode"] == "lifelong"]["seeds"]) == {1}
+        assert set(table[table["mode"] == "individual"]["seeds"]) == {2}
 
 
 def test_transfer_intervals_are_paired_by_seed():
