@@ -38,6 +38,10 @@ def symdqn_config(spec: dict, condition: Any, seed: Any):
     dqn, res, sym = spec["dqn"], spec["resources"], spec["symbolic"]
     eval_env = env_config(spec)
     train_env = {**eval_env, "zero_reward": sym["train_zero_reward"]}
+    if sym["train_zero_reward"]:
+        # RLlib deep-merges the evaluation env config into the training one, so a key left out would keep
+        # the training value; said only when it differs, so the param space of earlier runs is unchanged
+        eval_env["zero_reward"] = 0.0
     return (
         SymDQNConfig()
         .environment("ShapesGrid", env_config=train_env)

@@ -50,3 +50,14 @@ def test_the_lean_loop_refuses_settings_it_cannot_run_and_names_them():
     ):
         config.validate()
     config.training(dqn_loop="rllib").validate()  # RLlib's own step runs them
+
+
+def test_the_training_zero_reward_stays_out_of_the_evaluation_env():
+    """RLlib deep-merges the evaluation env config into the training one: the evaluation env must say 0
+    itself, or evaluation games would be scored with the training penalty."""
+    spec = validate_spec({"name": "t", "kind": "symdqn", "symbolic": {"train_zero_reward": -0.1}})
+    config = symdqn_config(spec, "SymDQN(AF)", 0)
+    assert config.env_config["zero_reward"] == -0.1
+    assert config.get_evaluation_config_object().env_config["zero_reward"] == 0.0
+    default = symdqn_config(validate_spec({"name": "t", "kind": "symdqn"}), "SymDQN(AF)", 0)
+    assert default.get_evaluation_config_object().env_config.get("zero_reward", 0.0) == 0.0
