@@ -163,6 +163,18 @@ def collect(spec: dict, out_dir: str | None, address: str | None) -> int:
     return 0
 
 
+def resume_problem(config: dict) -> str | None:
+    """Runs made before `insight.perception_reduction` analyse but cannot resume: Tune refuses a restore
+    whose param space has other keys, and their perception term had the older (mean) scale."""
+    if "perception_reduction" not in config:
+        return (
+            "made by rllib_nsrl before the `insight.perception_reduction` setting (commit 2c8850f or older); "
+            "`nsrl analyze` reads it, but continuing it needs that version (git checkout 2c8850f) or a new "
+            "run (--name)"
+        )
+    return None
+
+
 KIND = Kind(
     name="insight",
     spec_model=InsightSpec,
@@ -171,4 +183,5 @@ KIND = Kind(
     smoke=INSIGHT_SMOKE,
     check=check,
     collect=collect,
+    resume_problem=resume_problem,
 )

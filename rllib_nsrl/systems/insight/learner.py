@@ -118,7 +118,12 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
             idx = idx.to(self._frames.device)
             pred = module.objects(module.features(self._frames[idx]))
             terms = perception_loss(
-                pred, self._objects[idx], self._slot_weights, gamma=c.focal_gamma, size_weight=c.size_weight
+                pred,
+                self._objects[idx],
+                self._slot_weights,
+                gamma=c.focal_gamma,
+                size_weight=c.size_weight,
+                reduction=getattr(c, "perception_reduction", "mean"),
             )
             total = total + c.perception_weight * terms[PERCEPTION_LOSS]
             logged.update({k: v.detach() for k, v in terms.items()})

@@ -89,15 +89,20 @@ def slot_weights(exists: torch.Tensor) -> torch.Tensor:
 
 
 def binary_focal_loss(
-    logits: torch.Tensor, targets: torch.Tensor, gamma: float = 2.0, alpha: float | None = None
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    gamma: float = 2.0,
+    alpha: float | None = None,
+    reduction: str = "mean",
 ) -> torch.Tensor:
-    """Mean of −α_t (1 − p_t)^γ log p_t (Lin et al. 2017) over all entries; `alpha` None = no α_t."""
+    """−α_t (1 − p_t)^γ log p_t (Lin et al. 2017) per entry, its mean over all entries (`reduction` "mean")
+    or the entries themselves ("none"); `alpha` None = no α_t."""
     ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
     p_t = torch.exp(-ce)  # probability given to the true class, computed stably from the CE
     loss = (1.0 - p_t) ** gamma * ce
     if alpha is not None:
         loss = loss * (alpha * targets + (1.0 - alpha) * (1.0 - targets))
-    return loss.mean()
+    return loss if reduction == "none" else loss.mean()
 
 
 def perception_loss(
@@ -108,6 +113,7 @@ def perception_loss(
     gamma: float = 2.0,
     alpha: float | None = None,
     size_weight: float = 1.0,
+    reduction: str = "mean",
 ) -> dict[str, torch.Tensor]:
     """Pre-training / refinement loss of perception (Luo et al., ICML 2024): dict of scalar terms.
 
@@ -117,22 +123,35 @@ def perception_loss(
         weights: [S] per-slot weights of the coordinate and size terms (`slot_weights`); None = 1.
         gamma, alpha: focal loss on existence (γ 2).
         size_weight: factor of the size term in the total (the reference adds L1 on size with 1).
+        reduction: "mean": COORD_L1 and SIZE_L1 are the mean absolute error per coordinate of the objects
+            that exist in the label, each weighted by its slot's weight, and EXIST_FOCAL the mean over
+            all slots and frames. "sum": the reference code's scale, each term summed over the slots,
+            frames and numbers of a sample (the focal term weighted by the slot weights too), then
+            averaged over the batch: 2·S·F times "mean" for a full frame set (≈ 24× for Pong, ≈ 88× for
+            Freeway), so that a weight such as 2 balances it against the PPO loss as in the reference.
 
-    Returns ``{COORD_L1, SIZE_L1, EXIST_FOCAL, PERCEPTION_LOSS}``. COORD_L1 and SIZE_L1 are the mean
-    absolute error per coordinate of the objects that exist in the label, each weighted by its slot's
-    weight: absent objects' predictions do not matter (they are zeroed before the EQL reads them).
-    PERCEPTION_LOSS = COORD_L1 + EXIST_FOCAL + size_weight · SIZE_L1.
+    Absent objects' coordinates and sizes do not matter (they are zeroed before the EQL reads them).
+    Returns ``{COORD_L1, SIZE_L1, EXIST_FOCAL, PERCEPTION_LOSS}``, PERCEPTION_LOSS = COORD_L1 + EXIST_FOCAL
+    + size_weight · SIZE_L1.
     """
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"perception_loss: reduction {reduction!r}; valid: mean, sum")
     exists = target[..., 0]
-    w = exists if weights is None else exists * weights.view(1, -1, 1)
-    count = exists.sum().clamp_min(1.0) * 2  # two numbers (x, y or w, h) per existing object
+    slot_w = torch.ones_like(exists) if weights is None else weights.view(1, -1, 1).expand_as(exists)
+    w = exists * slot_w
+    # "mean": per existing number (x, y or w, h); "sum": per sample
+    count = exists.sum().clamp_min(1.0) * 2 if reduction == "mean" else float(exists.shape[0])
 
     def masked_l1(cols: slice) -> torch.Tensor:
         return ((pred[..., cols] - target[..., cols]).abs().sum(-1) * w).sum() / count
 
     coord = masked_l1(slice(1, 3))
     size = masked_l1(slice(3, 5))
-    focal = binary_focal_loss(pred[..., 0], exists, gamma=gamma, alpha=alpha)
+    if reduction == "mean":
+        focal = binary_focal_loss(pred[..., 0], exists, gamma=gamma, alpha=alpha)
+    else:
+        per_entry = binary_focal_loss(pred[..., 0], exists, gamma=gamma, alpha=alpha, reduction="none")
+        focal = (per_entry * slot_w).sum() / count
     return {
         COORD_L1: coord,
         SIZE_L1: size,

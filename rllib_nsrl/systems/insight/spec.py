@@ -101,6 +101,11 @@ class InsightLossSpec(SpecModel):
     l_half_a: float = spec_field(0.05, "L½ smoothing threshold", gt=0.0)
     perception_weight: float = spec_field(2.0, "weight of the perception loss on dataset batches", ge=0.0)
     perception_batch: int = spec_field(256, "dataset frames per perception-loss batch", ge=1)
+    perception_reduction: Literal["sum", "mean"] = spec_field(
+        "sum",
+        "scale of the perception term: sum (the reference's: summed over a frame's objects, frames and "
+        "numbers, averaged over the batch) or mean (per number; 24–88× weaker, runs before 2026-12-08)",
+    )
     eql_acts_in_training: bool = spec_field(False, "sample training actions from the EQL actor")
 
 

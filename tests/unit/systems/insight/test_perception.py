@@ -121,3 +121,21 @@ def test_gradients_reach_encoder_from_loss_and_from_eql():
     assert kept.any() and not kept.all()
     assert pred.grad[..., 0].abs().sum() == 0  # the hard existence mask passes no gradient
     assert (pred.grad[..., 1:3] != 0).eq(kept).all()
+
+
+def test_sum_reduction_is_the_reference_scale_per_sample():
+    """"sum" adds each sample's terms over slots, frames and numbers and averages over the batch: with every
+    object present and unit slot weights it is 2·S·F times the per-number mean of the coordinate term, and
+    S·F times the mean focal term (the reference's balance against the PPO loss)."""
+    torch.manual_seed(0)
+    b, s, f = 5, 3, 4
+    target = torch.rand(b, s, f, 5)
+    target[..., 0] = 1.0
+    pred = torch.randn(b, s, f, 5)
+    mean = perception_loss(pred, target)
+    total = perception_loss(pred, target, reduction="sum")
+    assert total[COORD_L1].item() == pytest.approx(2 * s * f * mean[COORD_L1].item(), rel=1e-5)
+    assert total[SIZE_L1].item() == pytest.approx(2 * s * f * mean[SIZE_L1].item(), rel=1e-5)
+    assert total[EXIST_FOCAL].item() == pytest.approx(s * f * mean[EXIST_FOCAL].item(), rel=1e-5)
+    with pytest.raises(ValueError, match="reduction 'max'"):
+        perception_loss(pred, target, reduction="max")
