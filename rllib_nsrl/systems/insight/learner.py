@@ -123,6 +123,7 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
                 self._slot_weights,
                 gamma=c.focal_gamma,
                 size_weight=c.size_weight,
+                # a config restored from a checkpoint made before the setting keeps its (mean) scale
                 reduction=getattr(c, "perception_reduction", "mean"),
             )
             total = total + c.perception_weight * terms[PERCEPTION_LOSS]
