@@ -139,7 +139,8 @@ def write_insight_report(trials, spec: dict, out: Path) -> list[Path]:
     long["nominal"] = _nominal_steps(long, spec)
     total, reach = _total(long, spec), _reach(long)
     newest = long.groupby(["condition", "seed"], sort=False).tail(1)
-    last_iteration = max(1, total // _batch(spec)) if _batch(spec) else None
+    batch = _batch(spec)
+    last_iteration = max(1, total // batch) if batch else None
     # finished: evaluated at the last iteration, or within one evaluation interval of the budget
     done = [
         (last_iteration is not None and r.iteration >= last_iteration)

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd
 
 from rllib_nsrl.analysis.tables import markdown, summarise  # noqa: E402
-from rllib_nsrl.systems.lifelong_ilp.domains import DOMAINS  # noqa: E402
+from rllib_nsrl.systems.lifelong_ilp.domains import DOMAINS, get_domain  # noqa: E402
 
 MODE_ORDER = ("individual", "lifelong", "lifelong_replay")
 
@@ -44,8 +44,6 @@ def constant_loss(domain: str, task: str, n: int, size: int) -> float:
     """Test loss (mean BCE over the atoms of the fixed n-object test set) of the best constant prediction:
     the set's true-atom rate p everywhere, i.e. its entropy H(p). A threshold below it means something; an
     absolute one may not (rare targets: 0.08–0.14 at the paper's sizes, below or near 0.1)."""
-    from rllib_nsrl.systems.lifelong_ilp.domains import get_domain
-
     p = float(get_domain(domain).test_set(task, size, n).target.mean())
     return 0.0 if p in (0.0, 1.0) else -(p * math.log(p) + (1 - p) * math.log(1 - p))
 
@@ -54,8 +52,6 @@ def _constant_losses(config: dict, tasks: list[str]) -> dict[str, float]:
     domain = config["domain"]
     if domain not in DOMAINS:
         return {}
-    from rllib_nsrl.systems.lifelong_ilp.domains import get_domain
-
     n = int(config.get("n_objects") or get_domain(domain).default_n)
     size = int(config.get("test_size") or 16)
     return {task: constant_loss(domain, task, n, size) for task in tasks}
