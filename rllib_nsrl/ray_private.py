@@ -84,17 +84,57 @@ def epoch_counting_iterator(batch_iter, set_epoch) -> object:
     return counting()
 
 
+def per_epoch_minibatches(batch_iter, num_epochs: int, num_minibatches: int, set_epoch) -> object | None:
+    """The reference's (CleanRL's) PPO minibatches in place of RLlib's cyclic iterator: every epoch, a
+    fresh permutation of each module's rows (`SampleBatch.shuffle`, numpy's global generator, as RLlib's
+    shuffle) split into `num_minibatches` near-equal parts; `set_epoch(e)` before each. None (keep
+    `batch_iter`) when it is not a `MiniBatchCyclicIterator` or a module is stateful (sequences)."""
+    from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
+
+    batch = getattr(batch_iter, "_batch", None)
+    if batch is None or any(b.get(SampleBatch.SEQ_LENS) is not None for b in batch.policy_batches.values()):
+        return None
+
+    def minibatches():
+        for epoch in range(num_epochs):
+            set_epoch(epoch)
+            parts = {}
+            for module_id, module_batch in batch.policy_batches.items():
+                module_batch.shuffle()
+                rows = len(module_batch)
+                cuts = [rows * i // num_minibatches for i in range(num_minibatches + 1)]
+                parts[module_id] = [module_batch[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+            for i in range(num_minibatches):
+                yield MultiAgentBatch({mid: p[i] for mid, p in parts.items()}, batch.env_steps())
+
+    return minibatches()
+
+
 class EpochCountingLearner:
     """Learner mixin (list it before the Learner class): `self.ppo_epoch` is the 0-based epoch of the
-    minibatch being trained, `self.ppo_num_epochs` the epochs of this update (RLlib has no public one)."""
+    minibatch being trained, `self.ppo_num_epochs` the epochs of this update (RLlib has no public one).
+
+    With `per_epoch_minibatches` True (a subclass decides; one learner, no `num_total_minibatches`) the
+    minibatches are the reference's: `num_epochs` × (train batch // minibatch size) of them, reshuffled
+    every epoch (`per_epoch_minibatches` above) instead of RLlib's cyclic iterator, which runs until
+    every row was seen `num_epochs` times (17 minibatches of 256 for 1 024 steps plus the bootstrap
+    rows), in rollout order on its first pass."""
 
     ppo_epoch = 0
     ppo_num_epochs = 1
+    per_epoch_minibatches = False
 
     def _create_iterator_if_necessary(self, **kwargs):
         self.ppo_num_epochs = int(kwargs.get("num_epochs") or 1)
         batch_iter = super()._create_iterator_if_necessary(**kwargs)
-        return epoch_counting_iterator(batch_iter, lambda epoch: setattr(self, "ppo_epoch", epoch))
+        set_epoch = lambda epoch: setattr(self, "ppo_epoch", epoch)  # noqa: E731
+        size = kwargs.get("minibatch_size")
+        if self.per_epoch_minibatches and size and not kwargs.get("num_total_minibatches"):
+            count = max(1, int(self.config.train_batch_size_per_learner) // int(size))
+            ours = per_epoch_minibatches(batch_iter, self.ppo_num_epochs, count, set_epoch)
+            if ours is not None:
+                return ours
+        return epoch_counting_iterator(batch_iter, set_epoch)
 
 
 # --- EnvRunner ----------------------------------------------------------------------------------------

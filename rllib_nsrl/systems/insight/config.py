@@ -35,6 +35,7 @@ INSIGHT_KEYS = (
     "perception_data",
     "total_steps",
     "adam_eps",
+    "minibatching",
     "size_weight",
     "focal_gamma",
     "eval_every",
@@ -62,6 +63,7 @@ class InsightPPOConfig(PPOConfig):
         self.perception_data = None
         self.total_steps = ppo.total_steps
         self.adam_eps = ppo.adam_eps
+        self.minibatching = ppo.minibatching
         self.size_weight, self.focal_gamma = PretrainSpec().size_weight, PretrainSpec().focal_gamma
         self.eval_every, self.eval_episodes = ev.every, ev.episodes
         self.eval_max_episode_frames, self.eval_eql_greedy = ev.max_episode_frames, ev.eql_greedy
@@ -96,8 +98,8 @@ class InsightPPOConfig(PPOConfig):
         """Set INSIGHT settings: `condition` (one of `conditions.CONDITIONS`), the loss terms and sizes of
         `spec.InsightLossSpec`/`spec.ModelSpec`, `perception_weights` (pre-trained state dict file),
         `perception_data` (dataset folder), `total_steps` (the L½ ramp's length), `adam_eps`,
-        `size_weight`/`focal_gamma` (perception loss), and `eval_every`, `eval_episodes`,
-        `eval_max_episode_frames`, `eval_eql_greedy` (evaluation)."""
+        `minibatching` (`spec.PPOSpec`), `size_weight`/`focal_gamma` (perception loss), and
+        `eval_every`, `eval_episodes`, `eval_max_episode_frames`, `eval_eql_greedy` (evaluation)."""
         unknown = sorted(set(settings) - set(INSIGHT_KEYS))
         if unknown:
             raise ValueError(
@@ -119,6 +121,8 @@ class InsightPPOConfig(PPOConfig):
         super().validate()
         if self.condition not in CONDITIONS:
             raise ValueError(f"condition: unknown {self.condition!r}; valid: {', '.join(CONDITIONS)}")
+        if self.minibatching not in ("per_epoch", "rllib_cyclic"):
+            raise ValueError(f"minibatching: unknown {self.minibatching!r}; valid: per_epoch, rllib_cyclic")
         from pydantic import ValidationError
 
         from rllib_nsrl.experiments.schema import explain

@@ -57,6 +57,7 @@ def insight_config(spec: dict, condition, seed, perception_data: str | None, per
             perception_weights=perception_weights,
             total_steps=ppo["total_steps"],
             adam_eps=ppo["adam_eps"],
+            minibatching=ppo["minibatching"],
             size_weight=spec["pretrain"]["size_weight"],
             focal_gamma=spec["pretrain"]["focal_gamma"],
             eval_every=ev["every"],
@@ -164,14 +165,20 @@ def collect(spec: dict, out_dir: str | None, address: str | None) -> int:
 
 
 def resume_problem(config: dict) -> str | None:
-    """Runs made before `insight.perception_reduction` analyse but cannot resume: Tune refuses a restore
-    whose param space has other keys, and their perception term had the older (mean) scale."""
-    if "perception_reduction" not in config:
-        return (
-            "made by rllib_nsrl before the `insight.perception_reduction` setting (commit 2c8850f or older); "
-            "`nsrl analyze` reads it, but continuing it needs that version (git checkout 2c8850f) or a new "
-            "run (--name)"
-        )
+    """Runs made before a setting that changed what they train analyse but cannot resume: Tune refuses
+    a restore whose param space has other keys. `insight.perception_reduction` (the perception term's
+    scale) came after commit 2c8850f; `ppo.minibatching` and `insight.perception_weight_decay` (the
+    reference's minibatches and weight decay) after 1c41471."""
+    for key, setting, commit in (
+        ("perception_reduction", "`insight.perception_reduction`", "2c8850f"),
+        ("minibatching", "`ppo.minibatching` and `insight.perception_weight_decay`", "1c41471"),
+    ):
+        if key not in config:
+            return (
+                f"made by rllib_nsrl before the {setting} setting (commit {commit} or older); "
+                f"`nsrl analyze` reads it, but continuing it needs that version (git checkout {commit}) "
+                "or a new run (--name)"
+            )
     return None
 
 

@@ -61,13 +61,31 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
         module = next(iter(self.module.values())).unwrapped()
         return module.perception.heads is not None and not module.freeze_perception
 
+    @property
+    def per_epoch_minibatches(self) -> bool:
+        """The reference's minibatches (`ppo.minibatching: per_epoch`), see `EpochCountingLearner`; a
+        config from before the setting keeps RLlib's cyclic iterator."""
+        return getattr(self.config, "minibatching", "rllib_cyclic") == "per_epoch"
+
     @override(PPOTorchLearner)
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
-        """Adam (ε from the config) over the parameters that train (a frozen perception is left out)."""
+        """Adam (ε from the config) over the parameters that train (a frozen perception is left out). A
+        module with perception heads gets them and the encoder in a second parameter group with weight
+        decay `perception_weight_decay` (the reference's `cnn_weight_decay`); one optimizer, so the
+        gradient-norm clip stays global."""
         params = [p for p in self.get_parameters(self.module[module_id]) if p.requires_grad]
+        module = self.module[module_id].unwrapped()
+        decay = float(getattr(self.config, "perception_weight_decay", 0.0))
+        groups: list = [params]
+        if decay > 0 and module.perception.heads is not None and not module.freeze_perception:
+            perception = {id(p) for p in module.perception.parameters()}
+            groups = [
+                {"params": [p for p in params if id(p) not in perception]},
+                {"params": [p for p in params if id(p) in perception], "weight_decay": decay},
+            ]
         self.register_optimizer(
             module_id=module_id,
-            optimizer=torch.optim.Adam(params, eps=self.config.adam_eps),
+            optimizer=torch.optim.Adam(groups if len(groups) > 1 else params, eps=self.config.adam_eps),
             params=params,
             lr_or_lr_schedule=config.lr,
         )

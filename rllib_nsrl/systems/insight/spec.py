@@ -80,6 +80,12 @@ class PPOSpec(SpecModel):
     rollout_length: int = spec_field(128, "steps per env per update", ge=1)
     num_epochs: int = spec_field(4, "passes over each batch", ge=1)
     num_minibatches: int = spec_field(4, "minibatches per pass", ge=1)
+    minibatching: Literal["per_epoch", "rllib_cyclic"] = spec_field(
+        "per_epoch",
+        "per_epoch (the reference's: each pass a fresh shuffle split into num_minibatches) or rllib_cyclic "
+        "(RLlib's iterator: minibatches of the same size until every row was seen num_epochs times; 17 "
+        "for 1 024 steps, the first pass unshuffled; runs before 2026-12-08)",
+    )
     lr: float = spec_field(2.5e-4, "Adam learning rate", gt=0.0)
     anneal_lr: bool = spec_field(True, "anneal the learning rate linearly to 0 over total_steps")
     adam_eps: float = spec_field(1e-5, "Adam ε", gt=0.0)
@@ -105,6 +111,9 @@ class InsightLossSpec(SpecModel):
         "sum",
         "scale of the perception term: sum (the reference's: summed over a frame's objects, frames and "
         "numbers, averaged over the batch) or mean (per number; 24–88× weaker, runs before 2026-12-08)",
+    )
+    perception_weight_decay: float = spec_field(
+        1e-4, "Adam weight decay on perception (encoder, heads) in policy learning (the reference's)", ge=0.0
     )
     eql_acts_in_training: bool = spec_field(False, "sample training actions from the EQL actor")
 

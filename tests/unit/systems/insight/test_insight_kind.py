@@ -23,3 +23,18 @@ def test_runs_without_the_setting_are_refused_in_one_line_and_current_ones_resum
     params.pop("perception_reduction")
     problem = resume_problem(params)
     assert "before the `insight.perception_reduction` setting" in problem and "\n" not in problem
+    assert "git checkout 2c8850f" in problem
+
+
+def test_runs_before_the_reference_minibatches_are_refused_in_one_line():
+    params = json.loads(json.dumps(insight_config(_spec(), "INSIGHT", 0, None, None).to_dict(), default=str))
+    params.pop("minibatching")
+    problem = resume_problem(params)
+    assert "`ppo.minibatching`" in problem and "git checkout 1c41471" in problem and "\n" not in problem
+
+
+def test_the_reference_minibatches_and_weight_decay_are_the_defaults():
+    config = insight_config(_spec(), "INSIGHT", 0, None, None)
+    assert config.minibatching == "per_epoch" and config.perception_weight_decay == 1e-4
+    spec = validate_spec({"name": "t", "kind": "insight", "ppo": {"minibatching": "rllib_cyclic"}})
+    assert insight_config(spec, "INSIGHT", 0, None, None).minibatching == "rllib_cyclic"

@@ -159,6 +159,73 @@ def test_a_real_update_runs_the_terms_in_the_last_epoch_only(batch, pong_data):
     assert seen == [(0, False), (0, False), (1, True), (1, True)]
 
 
+def _rows_seen(learner, batch, rows, epochs=4, minibatch=6):
+    """Run `Learner.update` on the first `rows` rows of `batch` (N = 24: train batch 24, minibatch 6, so
+    4 minibatches per epoch) and return, per minibatch, (epoch, its rows' advantages sorted), and the
+    advantages in rollout order."""
+    seen = []
+    original = learner.compute_loss_for_module
+
+    def spy(*, module_id, config, batch, fwd_out):
+        seen.append((learner.ppo_epoch, sorted(batch[Postprocessing.ADVANTAGES].tolist())))
+        return original(module_id=module_id, config=config, batch=batch, fwd_out=fwd_out)
+
+    learner.compute_loss_for_module = spy
+    data = {k: v.numpy()[:rows] for k, v in batch.items()}
+    ma = MultiAgentBatch({MID: SampleBatch(data)}, env_steps=rows)
+    learner.update(batch=ma, timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: rows}, num_epochs=epochs,
+                   minibatch_size=minibatch, shuffle_batch_per_epoch=True)  # fmt: skip
+    return seen, data[Postprocessing.ADVANTAGES].tolist()
+
+
+def test_per_epoch_minibatches_cover_every_row_once_per_epoch_in_a_fresh_order(batch):
+    """The reference's split: 4 epochs × (24 // 6 = 4) minibatches, each epoch a partition of all the
+    rows (here 26 with two extra bootstrap-like rows: parts of 6–7) reshuffled every epoch, the first
+    pass shuffled too."""
+    np.random.seed(0)
+    config, learner = make_learner("neural PPO", ppo={"num_minibatches": 4})
+    assert learner.per_epoch_minibatches and learner.config.train_batch_size_per_learner == 24
+    extra = {k: torch.cat([v, v[:2]]) for k, v in batch.items()}
+    seen, rows = _rows_seen(learner, extra, 26)
+    assert [e for e, _ in seen] == [0] * 4 + [1] * 4 + [2] * 4 + [3] * 4
+    orders = []
+    for epoch in range(4):
+        parts = [r for e, r in seen if e == epoch]
+        assert sorted(sum(parts, [])) == sorted(rows) and {len(p) for p in parts} <= {6, 7}
+        orders.append([p[0] for p in parts])
+    assert len({tuple(o) for o in orders}) > 1  # not the same split every epoch
+    first_pass = [r for e, r in seen if e == 0]
+    assert first_pass[0] != sorted(rows[:6]) or first_pass[1] != sorted(rows[6:12])  # not rollout order
+
+
+def test_rllib_cyclic_minibatches_are_kept_as_an_option(batch):
+    """`ppo.minibatching: rllib_cyclic`: RLlib's iterator, minibatches of exactly 6 until every row was
+    seen 4 times: 26 rows → 18 minibatches (the INSIGHT runs before 2026-12-08)."""
+    np.random.seed(0)
+    config, learner = make_learner("neural PPO", ppo={"num_minibatches": 4, "minibatching": "rllib_cyclic"})
+    extra = {k: torch.cat([v, v[:2]]) for k, v in batch.items()}
+    seen, _ = _rows_seen(learner, extra, 26)
+    assert len(seen) == 18 and {len(r) for _, r in seen} == {6}
+
+
+def test_perception_has_its_own_weight_decay_group(pong_data):
+    """The reference's Adam groups: perception (encoder and heads) with weight decay 1e-4, the rest
+    without; neural PPO (no perception heads) and a frozen perception have one group."""
+    _, learner = make_learner("INSIGHT", pong_data)
+    module = learner.module[MID]
+    groups = learner.get_optimizer(MID).param_groups
+    assert [g["weight_decay"] for g in groups] == [0, 1e-4]
+    assert {id(p) for p in groups[1]["params"]} == {id(p) for p in module.perception.parameters()}
+    assert {id(p) for p in groups[0]["params"]} == {
+        id(p) for p in [*module.pi.parameters(), *module.vf.parameters(), *module.eql.parameters()]
+    }
+    for condition in ("neural PPO", "fixed perception"):
+        _, other = make_learner(condition, pong_data)
+        assert [g["weight_decay"] for g in other.get_optimizer(MID).param_groups] == [0]
+    _, off = make_learner("INSIGHT", pong_data, perception_weight_decay=0.0)
+    assert [g["weight_decay"] for g in off.get_optimizer(MID).param_groups] == [0]
+
+
 def test_guidance_raises_the_eql_actors_agreement_with_the_neural_actor(pong_data, pong_pretrained):
     """A small learning check on real Pong frames: guided updates make the EQL actor copy the neural one."""
     from rllib_nsrl.systems.insight.data import load_split
