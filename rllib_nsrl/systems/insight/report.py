@@ -3,7 +3,8 @@
 Files:
 - `curves.csv`: condition, seed, iteration, env steps and every evaluation metric;
 - `summary.csv` / `summary.md`: the last evaluation of each trial that has run its whole budget, mean ± sd
-  and IQM [95 % CI] over seeds; trials still running are listed under the table, not averaged in;
+  and IQM [95 % CI] over seeds; unfinished trials (running or stopped) are listed under the table,
+  not averaged in;
 - `returns.png`: neural and EQL scores over env steps, mean ± sd over the seeds evaluated at each
   iteration, per condition;
 - `pretrain.csv` / `pretrain.md`: per seed, the pre-trained perception's coordinate MAE in pixels on the
@@ -163,7 +164,7 @@ def write_insight_report(trials, spec: dict, out: Path) -> list[Path]:
             f"{r.condition} seed {r.seed} (newest evaluation at iteration {r.iteration}, {r.nominal:,} steps)"
             for r in running.itertuples()
         )
-        lines += ["", f"Still running, not in this table: {still}."]
+        lines += ["", f"Not finished (running or stopped), not in this table: {still}."]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     written.append(out / "summary.md")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)

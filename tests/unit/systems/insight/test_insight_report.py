@@ -52,7 +52,8 @@ def test_summary_averages_finished_trials_only_and_names_the_running_ones(tmp_pa
     assert summary["seeds"].tolist() == [1] and summary["neural_return_mean"].tolist() == [10.0]
     text = (tmp_path / "summary.md").read_text()
     assert (
-        "Still running, not in this table: INSIGHT seed 1 (newest evaluation at iteration 6, 600 steps)"
+        "Not finished (running or stopped), not in this table: "
+        "INSIGHT seed 1 (newest evaluation at iteration 6, 600 steps)"
         in text
     )
     assert "Pong: final return normalised" in (tmp_path / "ablation.md").read_text()
