@@ -87,8 +87,9 @@ def epoch_counting_iterator(batch_iter, set_epoch) -> object:
 def per_epoch_minibatches(batch_iter, num_epochs: int, num_minibatches: int, set_epoch) -> object | None:
     """The reference's (CleanRL's) PPO minibatches in place of RLlib's cyclic iterator: every epoch, a
     fresh permutation of each module's rows (`SampleBatch.shuffle`, numpy's global generator, as RLlib's
-    shuffle) split into `num_minibatches` near-equal parts; `set_epoch(e)` before each. None (keep
-    `batch_iter`) when it is not a `MiniBatchCyclicIterator` or a module is stateful (sequences)."""
+    shuffle; always, whatever `shuffle_batch_per_epoch` says) split into `num_minibatches` near-equal
+    parts (at most one per row); `set_epoch(e)` before each. None (keep `batch_iter`) when it holds no
+    batch to split (`_batch`: RLlib's minibatch iterators) or a module's batch has sequences."""
     from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 
     batch = getattr(batch_iter, "_batch", None)
@@ -99,12 +100,13 @@ def per_epoch_minibatches(batch_iter, num_epochs: int, num_minibatches: int, set
         for epoch in range(num_epochs):
             set_epoch(epoch)
             parts = {}
+            count = min([num_minibatches, *(len(b) for b in batch.policy_batches.values())])
             for module_id, module_batch in batch.policy_batches.items():
                 module_batch.shuffle()
                 rows = len(module_batch)
-                cuts = [rows * i // num_minibatches for i in range(num_minibatches + 1)]
+                cuts = [rows * i // count for i in range(count + 1)]
                 parts[module_id] = [module_batch[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
-            for i in range(num_minibatches):
+            for i in range(count):
                 yield MultiAgentBatch({mid: p[i] for mid, p in parts.items()}, batch.env_steps())
 
     return minibatches()

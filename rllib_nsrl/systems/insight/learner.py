@@ -10,9 +10,10 @@ Per minibatch, in the last PPO epoch of each update (every epoch with `guidance_
           (the pre-training loss, with its focal γ and size weight)
 
 Outside those epochs the guidance and L½ terms are added with weight 0 (so every parameter keeps a
-gradient on every minibatch, as RLlib's optimizer step and DDP require) and the perception batch is not
-drawn. With every INSIGHT weight 0 the loss is exactly `PPOTorchLearner`'s. Each term is logged under
-the module id: `guidance_loss`, `l_half_penalty`, `l_half_weight`, `perception_loss` (+ its parts),
+gradient on every minibatch, as DDP requires) and the perception batch is not drawn; the optimizer step
+then leaves the EQL actor and the perception heads alone (`apply_gradients`), as the reference's does.
+With every INSIGHT weight 0 the loss is exactly `PPOTorchLearner`'s. Each term is logged under the
+module id: `guidance_loss`, `l_half_penalty`, `l_half_weight`, `perception_loss` (+ its parts),
 `insight_phase` (1 where the terms were on), `eql_agreement` (EQL argmax = neural argmax).
 """
 
@@ -89,6 +90,36 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
             params=params,
             lr_or_lr_schedule=config.lr,
         )
+
+    def _idle_parameters(self) -> list[torch.nn.Parameter]:
+        """The parameters with no loss term in this minibatch: outside the INSIGHT phase of a neurally
+        guided condition, the EQL actor and the perception heads. The 0-weighted terms keep them in the
+        graph (DDP needs that), so their gradient is an exact zero."""
+        if self._phase():
+            return []
+        idle = []
+        for module_id in self.module.keys():
+            module = self.module[module_id].unwrapped()
+            if not module.use_eql or module.policy != "neural":
+                continue
+            idle += list(module.eql.parameters())
+            if module.perception.heads is not None and not module.freeze_perception:
+                idle += list(module.perception.heads.parameters())
+        return idle
+
+    @override(PPOTorchLearner)
+    def apply_gradients(self, gradients_dict: dict) -> None:
+        """RLlib's step, except that the idle parameters (`_idle_parameters`) get no gradient at all, as
+        in the reference, where they are not in that minibatch's graph: Adam leaves them alone (no
+        momentum step, no weight decay, no step count). Their zero gradients added nothing to the
+        clipped global norm."""
+        idle = self._idle_parameters()
+        if idle:
+            refs = {self.get_param_ref(p) for p in idle}
+            gradients_dict = {ref: g for ref, g in gradients_dict.items() if ref not in refs}
+            for p in idle:
+                p.grad = None
+        super().apply_gradients(gradients_dict)
 
     @override(Learner)
     def before_gradient_based_update(self, *, timesteps: dict) -> None:

@@ -101,6 +101,33 @@ def test_outside_the_last_epoch_only_ppo_counts_but_every_parameter_has_a_gradie
     assert all(p.grad is not None for p in module.parameters())
 
 
+def _one_step(learner, config, batch):
+    module = learner.module[MID]
+    total, _ = losses(config, learner, batch)
+    grads = learner.compute_gradients({MID: total})
+    learner.apply_gradients(learner.postprocess_gradients(grads))
+    return module
+
+
+@pytest.mark.parametrize("phase", [False, True])
+def test_outside_the_phase_adam_leaves_the_eql_actor_and_perception_heads_alone(batch, pong_data, phase):
+    """As in the reference, where the EQL actor and the heads are not in the graph outside the last
+    epoch: no momentum step, no weight decay, no Adam state. The encoder and the neural actor step."""
+    config, learner = make_learner("INSIGHT", pong_data)
+    learner.ppo_epoch, learner.ppo_num_epochs = (1, 2) if phase else (0, 2)
+    module = learner.module[MID]
+    before = {n: p.detach().clone() for n, p in module.named_parameters()}
+    _one_step(learner, config, batch)
+    state = learner.get_optimizer(MID).state
+    idle = [*module.eql.named_parameters(prefix="eql"), *module.perception.heads.named_parameters(prefix="h")]
+    for name, p in module.named_parameters():
+        moved = not torch.equal(p, before[name])
+        if any(p is q for _, q in idle):
+            assert moved == phase and (p in state) == phase, name
+        elif name.startswith(("pi.", "perception.encoder.0")):
+            assert moved and p in state, name
+
+
 def grads_of(learner, batch, config, part):
     module = learner.module[MID]
     module.zero_grad()
@@ -145,14 +172,13 @@ def test_a_real_update_runs_the_terms_in_the_last_epoch_only(batch, pong_data):
     """`Learner.update` with 2 epochs of 2 minibatches: the phase is on for exactly half the minibatches."""
     config, learner = make_learner("INSIGHT", pong_data)
     seen = []
-    original = learner._phase
+    original = learner.compute_loss_for_module
 
-    def spy():
-        on = original()
-        seen.append((learner.ppo_epoch, on))
-        return on
+    def spy(**kwargs):
+        seen.append((learner.ppo_epoch, learner._phase()))
+        return original(**kwargs)
 
-    learner._phase = spy
+    learner.compute_loss_for_module = spy
     ma = MultiAgentBatch({MID: SampleBatch({k: v.numpy() for k, v in batch.items()})}, env_steps=N)
     learner.update(batch=ma, timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: N}, num_epochs=2, minibatch_size=12,
                    shuffle_batch_per_epoch=True)  # fmt: skip
@@ -195,7 +221,9 @@ def test_per_epoch_minibatches_cover_every_row_once_per_epoch_in_a_fresh_order(b
         orders.append([p[0] for p in parts])
     assert len({tuple(o) for o in orders}) > 1  # not the same split every epoch
     first_pass = [r for e, r in seen if e == 0]
-    assert first_pass[0] != sorted(rows[:6]) or first_pass[1] != sorted(rows[6:12])  # not rollout order
+    cuts = [0, 6, 13, 19, 26]  # 26 rows into 4 parts
+    in_order = [sorted(rows[a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    assert first_pass != in_order  # the first pass is shuffled too, not in rollout order
 
 
 def test_rllib_cyclic_minibatches_are_kept_as_an_option(batch):
