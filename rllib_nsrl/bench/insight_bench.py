@@ -50,7 +50,7 @@ class PlainInsightPPO:
         from rllib_nsrl.systems.insight.conditions import CONDITIONS
         from rllib_nsrl.systems.insight.data import load_split
         from rllib_nsrl.systems.insight.module import InsightModule, insight_model_config
-        from rllib_nsrl.systems.insight.perception import slot_weights
+        from rllib_nsrl.systems.insight.perception import ObjectWeights
 
         torch.manual_seed(seed)
         self.spec, p = spec, spec["ppo"]
@@ -67,7 +67,7 @@ class PlainInsightPPO:
         self.opt = torch.optim.Adam(self.module.parameters(), lr=p["lr"], eps=p["adam_eps"])
         frames, objects = load_split(data_folder, "train")
         self.frames, self.objects = torch.from_numpy(frames), torch.from_numpy(objects)
-        self.weights = slot_weights(self.objects[..., 0])
+        self.weights = ObjectWeights(self.objects[..., 0], spec["pretrain"]["object_weights"])
         self.gen = torch.Generator().manual_seed(seed)
         self.env_steps = 0
 
@@ -139,7 +139,12 @@ class PlainInsightPPO:
                     loss = (
                         loss
                         + ins["perception_weight"]
-                        * perception_loss(pred, self.objects[j], self.weights)[PERCEPTION_LOSS]
+                        * perception_loss(
+                            pred,
+                            self.objects[j],
+                            self.weights(self.objects[j][..., 0]),
+                            reduction=ins["perception_reduction"],
+                        )[PERCEPTION_LOSS]
                     )
                 self.opt.zero_grad()
                 loss.backward()

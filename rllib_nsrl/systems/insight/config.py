@@ -36,6 +36,7 @@ INSIGHT_KEYS = (
     "total_steps",
     "adam_eps",
     "minibatching",
+    "object_weights",
     "size_weight",
     "focal_gamma",
     "eval_every",
@@ -64,7 +65,12 @@ class InsightPPOConfig(PPOConfig):
         self.total_steps = ppo.total_steps
         self.adam_eps = ppo.adam_eps
         self.minibatching = ppo.minibatching
-        self.size_weight, self.focal_gamma = PretrainSpec().size_weight, PretrainSpec().focal_gamma
+        pre = PretrainSpec()
+        self.size_weight, self.focal_gamma, self.object_weights = (
+            pre.size_weight,
+            pre.focal_gamma,
+            pre.object_weights,
+        )
         self.eval_every, self.eval_episodes = ev.every, ev.episodes
         self.eval_max_episode_frames, self.eval_eql_greedy = ev.max_episode_frames, ev.eql_greedy
         self.min_time_s_per_iteration = 0
@@ -98,7 +104,7 @@ class InsightPPOConfig(PPOConfig):
         """Set INSIGHT settings: `condition` (one of `conditions.CONDITIONS`), the loss terms and sizes of
         `spec.InsightLossSpec`/`spec.ModelSpec`, `perception_weights` (pre-trained state dict file),
         `perception_data` (dataset folder), `total_steps` (the L½ ramp's length), `adam_eps`,
-        `minibatching` (`spec.PPOSpec`), `size_weight`/`focal_gamma` (perception loss), and
+        `minibatching` (`spec.PPOSpec`), `size_weight`/`focal_gamma`/`object_weights` (perception loss), and
         `eval_every`, `eval_episodes`, `eval_max_episode_frames`, `eval_eql_greedy` (evaluation)."""
         unknown = sorted(set(settings) - set(INSIGHT_KEYS))
         if unknown:
@@ -123,6 +129,8 @@ class InsightPPOConfig(PPOConfig):
             raise ValueError(f"condition: unknown {self.condition!r}; valid: {', '.join(CONDITIONS)}")
         if self.minibatching not in ("per_epoch", "rllib_cyclic"):
             raise ValueError(f"minibatching: unknown {self.minibatching!r}; valid: per_epoch, rllib_cyclic")
+        if self.object_weights not in ("reference", "slot"):
+            raise ValueError(f"object_weights: unknown {self.object_weights!r}; valid: reference, slot")
         from pydantic import ValidationError
 
         from rllib_nsrl.experiments.schema import explain

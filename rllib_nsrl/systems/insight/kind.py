@@ -60,6 +60,7 @@ def insight_config(spec: dict, condition, seed, perception_data: str | None, per
             minibatching=ppo["minibatching"],
             size_weight=spec["pretrain"]["size_weight"],
             focal_gamma=spec["pretrain"]["focal_gamma"],
+            object_weights=spec["pretrain"]["object_weights"],
             eval_every=ev["every"],
             eval_episodes=ev["episodes"],
             eval_max_episode_frames=ev["max_episode_frames"],
@@ -168,10 +169,12 @@ def resume_problem(config: dict) -> str | None:
     """Runs made before a setting that changed what they train analyse but cannot resume: Tune refuses
     a restore whose param space has other keys. `insight.perception_reduction` (the perception term's
     scale) came after commit 2c8850f; `ppo.minibatching` and `insight.perception_weight_decay` (the
-    reference's minibatches and weight decay) after 1c41471."""
+    reference's minibatches and weight decay) after 1c41471; `pretrain.object_weights` (the reference's
+    per-object loss weights) after e499e4d."""
     for key, setting, commit in (
         ("perception_reduction", "`insight.perception_reduction`", "2c8850f"),
         ("minibatching", "`ppo.minibatching` and `insight.perception_weight_decay`", "1c41471"),
+        ("object_weights", "`pretrain.object_weights`", "e499e4d"),
     ):
         if key not in config:
             return (

@@ -31,7 +31,7 @@ from rllib_nsrl.ray_private import EpochCountingLearner
 from rllib_nsrl.seeding import derive_seed
 from rllib_nsrl.symbolic.eql import l_half_penalty
 from rllib_nsrl.systems.insight.module import EQL_LOGITS, NEURAL_LOGITS
-from rllib_nsrl.systems.insight.perception import PERCEPTION_LOSS, perception_loss, slot_weights
+from rllib_nsrl.systems.insight.perception import PERCEPTION_LOSS, ObjectWeights, perception_loss
 
 GUIDANCE_LOSS = "guidance_loss"
 L_HALF = "l_half_penalty"
@@ -47,7 +47,7 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
     def build(self) -> None:
         super().build()
         self._l_half_weight = 0.0
-        self._frames = self._objects = self._slot_weights = None
+        self._frames = self._objects = self._object_weights = None
         c = self.config
         if c.perception_data and c.perception_weight > 0 and self._perception_trained():
             from rllib_nsrl.systems.insight.data import load_split
@@ -55,7 +55,9 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
             obs, objects = load_split(c.perception_data, "train")
             self._frames = torch.from_numpy(obs).to(self.device)
             self._objects = torch.from_numpy(objects).to(self.device)
-            self._slot_weights = slot_weights(self._objects[..., 0]).to(self.device)
+            # a config restored from a checkpoint made before the setting keeps its (slot) weights
+            scheme = getattr(c, "object_weights", "slot")
+            self._object_weights = ObjectWeights(self._objects[..., 0].cpu(), scheme)
             self._rng = torch.Generator(device="cpu")
 
     def _perception_trained(self) -> bool:
@@ -165,11 +167,11 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
         if on and self._frames is not None:
             idx = torch.randint(len(self._frames), (c.perception_batch,), generator=self._rng)
             idx = idx.to(self._frames.device)
-            pred = module.objects(module.features(self._frames[idx]))
+            pred, target = module.objects(module.features(self._frames[idx])), self._objects[idx]
             terms = perception_loss(
                 pred,
-                self._objects[idx],
-                self._slot_weights,
+                target,
+                self._object_weights(target[..., 0]),
                 gamma=c.focal_gamma,
                 size_weight=c.size_weight,
                 # a config restored from a checkpoint made before the setting keeps its (mean) scale

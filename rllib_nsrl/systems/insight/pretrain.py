@@ -1,9 +1,9 @@
 """Pre-training of INSIGHT's perception on the teacher's labels (Luo et al., ICML 2024, "Perception").
 
-L1 on the coordinates of existing objects weighted per slot (rare objects up), L1 on their sizes, focal
-loss (γ 2) on existence; batch 32, Adam 3e-4 with weight decay 1e-4. After each epoch the coordinate
-MAE (pixels) on the test split is measured; the epoch with the lowest test loss is kept (the paper keeps
-its best checkpoint on the test split too).
+L1 on the coordinates of existing objects weighted per object (`ObjectWeights`: the reference's
+weights, rare objects up), L1 on their sizes, focal loss (γ 2) on existence; batch 32, Adam 3e-4 with
+weight decay 1e-4. After each epoch the coordinate MAE (pixels) on the test split is measured; the epoch
+with the lowest test loss is kept (the paper keeps its best checkpoint on the test split too).
 
 Output, next to the dataset it was trained on (shared by every condition of a run)::
 
@@ -37,6 +37,7 @@ class PretrainSettings:
     size_weight: float = 1.0
     feature_dim: int = 512
     seed: int = 0
+    object_weights: str = "reference"
 
     @classmethod
     def from_spec(cls, spec: dict, seed: int) -> PretrainSettings:
@@ -48,7 +49,9 @@ class PretrainSettings:
         """Folder name of the run."""
         return (
             f"e{self.epochs}_b{self.batch_size}_lr{self.lr:g}_wd{self.weight_decay:g}_g{self.focal_gamma:g}"
-            f"_s{self.size_weight:g}_f{self.feature_dim}_seed{self.seed}"
+            f"_s{self.size_weight:g}_f{self.feature_dim}"
+            + ("" if self.object_weights == "slot" else f"_w{self.object_weights}")  # keys before it: slot
+            + f"_seed{self.seed}"
         )
 
 
@@ -61,9 +64,9 @@ def pretrain(settings: PretrainSettings, data_folder: str, out_folder: str, log=
     from rllib_nsrl.systems.insight.evaluation import SCREEN_H, SCREEN_W
     from rllib_nsrl.systems.insight.perception import (
         PERCEPTION_LOSS,
+        ObjectWeights,
         Perception,
         perception_loss,
-        slot_weights,
     )
 
     torch.manual_seed(settings.seed)
@@ -72,21 +75,23 @@ def pretrain(settings: PretrainSettings, data_folder: str, out_folder: str, log=
     train_obs, train_obj = (torch.from_numpy(a) for a in load_split(data_folder, "train"))
     test_obs, test_obj = (torch.from_numpy(a) for a in load_split(data_folder, "test"))
     net = Perception(len(slots), train_obs.shape[1], train_obs.shape[-1], settings.feature_dim)
-    weights = slot_weights(train_obj[..., 0])
+    object_weights = ObjectWeights(train_obj[..., 0], settings.object_weights)
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     gen = torch.Generator().manual_seed(settings.seed)
 
     def loss_of(obs, obj):
         return perception_loss(
-            net(obs), obj, weights, gamma=settings.focal_gamma, size_weight=settings.size_weight
-        )
+            net(obs), obj, object_weights(obj[..., 0]), gamma=settings.focal_gamma,
+            size_weight=settings.size_weight,
+        )  # fmt: skip
 
     @torch.no_grad()
     def test() -> dict:
         net.eval()
         preds = torch.cat([net(test_obs[i : i + 256]) for i in range(0, len(test_obs), 256)])
         net.train()
-        loss = float(perception_loss(preds, test_obj, weights, gamma=settings.focal_gamma,
+        test_weights = object_weights(test_obj[..., 0])
+        loss = float(perception_loss(preds, test_obj, test_weights, gamma=settings.focal_gamma,
                                      size_weight=settings.size_weight)[PERCEPTION_LOSS])  # fmt: skip
         exists = test_obj[..., 0] > 0.5
         px = ((preds[..., 1:3] - test_obj[..., 1:3]).abs() * torch.tensor([SCREEN_W, SCREEN_H])).mean(-1)

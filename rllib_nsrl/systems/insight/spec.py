@@ -50,6 +50,11 @@ class PretrainSpec(SpecModel):
     weight_decay: float = spec_field(1e-4, "Adam weight decay", ge=0.0)
     focal_gamma: float = spec_field(2.0, "focal loss γ on existence", ge=0.0)
     size_weight: float = spec_field(1.0, "weight of the L1 on box sizes", ge=0.0)
+    object_weights: Literal["reference", "slot"] = spec_field(
+        "reference",
+        "loss weight of each object: reference (the reference code's, per frame over the objects present) "
+        "or slot (one per slot from dataset frequencies; runs before 2026-12-08)",
+    )
 
 
 class EQLWidths(SpecModel):

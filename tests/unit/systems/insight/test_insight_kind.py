@@ -38,3 +38,12 @@ def test_the_reference_minibatches_and_weight_decay_are_the_defaults():
     assert config.minibatching == "per_epoch" and config.perception_weight_decay == 1e-4
     spec = validate_spec({"name": "t", "kind": "insight", "ppo": {"minibatching": "rllib_cyclic"}})
     assert insight_config(spec, "INSIGHT", 0, None, None).minibatching == "rllib_cyclic"
+
+
+def test_the_reference_object_weights_are_the_default_and_older_runs_are_refused():
+    config = insight_config(_spec(), "INSIGHT", 0, None, None)
+    assert config.object_weights == "reference"
+    params = json.loads(json.dumps(config.to_dict(), default=str))
+    params.pop("object_weights")
+    problem = resume_problem(params)
+    assert "`pretrain.object_weights`" in problem and "git checkout e499e4d" in problem

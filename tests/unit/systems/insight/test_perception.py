@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -11,6 +12,7 @@ from rllib_nsrl.systems.insight.perception import (
     EXIST_FOCAL,
     PERCEPTION_LOSS,
     SIZE_L1,
+    ObjectWeights,
     Perception,
     binary_focal_loss,
     perception_loss,
@@ -85,6 +87,56 @@ def test_slot_weights_raise_rare_objects():
     torch.testing.assert_close(slot_weights(torch.ones(10, 4)), torch.full((4,), 0.6))  # equal: 0.1 + ½
 
 
+def test_reference_object_weights_follow_the_reference_formula():
+    """Per frame: the present objects' inverse dataset counts normalised to sum 1, w = 0.1 +
+    sigmoid(10·(share − μ)); absent objects ≈ 0.6. Checked against the formula written out in numpy."""
+    g = torch.Generator().manual_seed(0)
+    exists = (torch.rand(200, 3, 4, generator=g) < torch.tensor([1.0, 0.4, 0.9]).view(1, 3, 1)).float()
+    exists[:, 2, :] *= (torch.arange(200) % 7 != 0).float().view(-1, 1)  # slot 2 absent in some frames
+    weights = ObjectWeights(exists)
+    frames = exists.permute(0, 2, 1).reshape(-1, 3).numpy()  # one row per (sample, frame)
+    inverse = np.where(frames.sum(0) > 0, 1 / frames.sum(0), 0) / 3
+    mu = inverse[inverse > 0].mean()
+    share = inverse[None] * frames
+    share = share / (share.sum(1, keepdims=True) + 1e-20)
+    expected = 0.1 + 1 / (1 + np.exp(-10 * (share - mu)))
+    got = weights(exists).permute(0, 2, 1).reshape(-1, 3).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    both = (frames == 1).all(1)
+    assert got[both][:, 1].mean() > got[both][:, 0].mean()  # the rarer object weighs more
+    absent = 0.1 + 1 / (1 + np.exp(10 * mu))  # 0.1 + sigmoid(−10 μ): ≈ 0.6 (μ is small)
+    np.testing.assert_allclose(got[frames == 0], absent, rtol=1e-5)
+    assert 0.59 < absent < 0.6
+
+
+def test_reference_weights_give_pong_and_freeway_their_scale():
+    pong = ObjectWeights(torch.ones(50, 3, 4))(torch.ones(2, 3, 4))
+    freeway = ObjectWeights(torch.ones(50, 11, 4))(torch.ones(2, 11, 4))
+    mu = 1 / (50 * 4) / 3  # every object in every one of the 200 frames
+    expected = 0.1 + 1 / (1 + math.exp(-10 * (1 / 3 - mu)))  # ≈ 1.07
+    torch.testing.assert_close(pong, torch.full_like(pong, expected))
+    assert 0.80 < float(freeway.mean()) < 0.82
+
+
+def test_slot_scheme_is_the_old_per_slot_weight():
+    exists = torch.ones(100, 3, 4)
+    exists[:60, 1] = 0.0
+    got = ObjectWeights(exists, "slot")(exists[:5])
+    torch.testing.assert_close(got, slot_weights(exists).view(1, 3, 1).expand(5, 3, 4))
+    with pytest.raises(ValueError, match="scheme 'x'"):
+        ObjectWeights(exists, "x")
+
+
+def test_per_entry_weights_scale_each_entry_in_the_loss():
+    target = _labels()
+    pred = _perfect(target)
+    pred[1, 2, 0, 2] += 0.5  # y of slot 2, frame 0
+    w = torch.ones(target.shape[:3])
+    plain = perception_loss(pred, target, w, reduction="sum")[COORD_L1]
+    w[1, 2, 0] = 3.0
+    torch.testing.assert_close(perception_loss(pred, target, w, reduction="sum")[COORD_L1], 3 * plain)
+
+
 def test_focal_loss_matches_its_formula_and_down_weights_easy_examples():
     logits = torch.tensor([2.0, -1.0, 0.5, 3.0])
     targets = torch.tensor([1.0, 1.0, 0.0, 0.0])
@@ -124,7 +176,7 @@ def test_gradients_reach_encoder_from_loss_and_from_eql():
 
 
 def test_sum_reduction_is_the_reference_scale_per_sample():
-    """"sum" adds each sample's terms over slots, frames and numbers and averages over the batch: with every
+    """ "sum" adds each sample's terms over slots, frames and numbers and averages over the batch: with every
     object present and unit slot weights it is 2·S·F times the per-number mean of the coordinate term, and
     S·F times the mean focal term (the reference's balance against the PPO loss)."""
     torch.manual_seed(0)
