@@ -55,9 +55,7 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
             obs, objects = load_split(c.perception_data, "train")
             self._frames = torch.from_numpy(obs).to(self.device)
             self._objects = torch.from_numpy(objects).to(self.device)
-            # a config restored from a checkpoint made before the setting keeps its (slot) weights
-            scheme = getattr(c, "object_weights", "slot")
-            self._object_weights = ObjectWeights(self._objects[..., 0].cpu(), scheme)
+            self._object_weights = ObjectWeights(self._objects[..., 0].cpu(), c.object_weights)
             self._rng = torch.Generator(device="cpu")
 
     def _perception_trained(self) -> bool:
@@ -66,9 +64,8 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
 
     @property
     def per_epoch_minibatches(self) -> bool:
-        """The reference's minibatches (`ppo.minibatching: per_epoch`), see `EpochCountingLearner`; a
-        config from before the setting keeps RLlib's cyclic iterator."""
-        return getattr(self.config, "minibatching", "rllib_cyclic") == "per_epoch"
+        """The reference's minibatches (`ppo.minibatching: per_epoch`), see `EpochCountingLearner`."""
+        return self.config.minibatching == "per_epoch"
 
     @override(PPOTorchLearner)
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
@@ -78,7 +75,7 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
         gradient-norm clip stays global."""
         params = [p for p in self.get_parameters(self.module[module_id]) if p.requires_grad]
         module = self.module[module_id].unwrapped()
-        decay = float(getattr(self.config, "perception_weight_decay", 0.0))
+        decay = float(self.config.perception_weight_decay)
         groups: list = [params]
         if decay > 0 and module.perception.heads is not None and not module.freeze_perception:
             perception = {id(p) for p in module.perception.parameters()}
@@ -174,8 +171,7 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
                 self._object_weights(target[..., 0]),
                 gamma=c.focal_gamma,
                 size_weight=c.size_weight,
-                # a config restored from a checkpoint made before the setting keeps its (mean) scale
-                reduction=getattr(c, "perception_reduction", "mean"),
+                reduction=c.perception_reduction,
             )
             total = total + c.perception_weight * terms[PERCEPTION_LOSS]
             logged.update({k: v.detach() for k, v in terms.items()})

@@ -94,7 +94,8 @@ class ObjectWeights:
     `scheme` "reference" (the reference code's): per frame, the present objects' inverse dataset counts
     normalised to sum 1 over that frame, w = 0.1 + sigmoid(10·(share − μ)), μ the mean inverse count (≈ 0);
     an absent object gets ≈ 0.6 (it counts in the existence term). Pong's three objects get ≈ 1.07,
-    Freeway's eleven ≈ 0.81. "slot" (runs before 2026-12-08): one weight per slot, `slot_weights`.
+    Freeway's eleven ≈ 0.81. "slot" (runs before 2026-12-08): one weight per slot, `slot_weights`
+    (pre-training then leaves the existence term unweighted).
     Calling it on a batch's existence flags [B, S, F] gives the weights [B, S, F].
     """
 
@@ -150,6 +151,7 @@ def perception_loss(
     alpha: float | None = None,
     size_weight: float = 1.0,
     reduction: str = "mean",
+    weighted_existence: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Pre-training / refinement loss of perception (Luo et al., ICML 2024): dict of scalar terms.
 
@@ -166,6 +168,8 @@ def perception_loss(
             frames and numbers of a sample (the focal term weighted by the slot weights too), then
             averaged over the batch: 2·S·F times "mean" for a full frame set (≈ 24× for Pong, ≈ 88× for
             Freeway), so that a weight such as 2 balances it against the PPO loss as in the reference.
+        weighted_existence: with "mean", weight the existence term by `weights` too (the reference's
+            pre-training does; "sum" always does).
 
     Absent objects' coordinates and sizes do not matter (they are zeroed before the EQL reads them).
     Returns ``{COORD_L1, SIZE_L1, EXIST_FOCAL, PERCEPTION_LOSS}``, PERCEPTION_LOSS = COORD_L1 + EXIST_FOCAL
@@ -187,8 +191,11 @@ def perception_loss(
 
     coord = masked_l1(slice(1, 3))
     size = masked_l1(slice(3, 5))
-    if reduction == "mean":
+    if reduction == "mean" and not weighted_existence:
         focal = binary_focal_loss(pred[..., 0], exists, gamma=gamma, alpha=alpha)
+    elif reduction == "mean":
+        per_entry = binary_focal_loss(pred[..., 0], exists, gamma=gamma, alpha=alpha, reduction="none")
+        focal = (per_entry * slot_w).mean()
     else:
         per_entry = binary_focal_loss(pred[..., 0], exists, gamma=gamma, alpha=alpha, reduction="none")
         focal = (per_entry * slot_w).sum() / count

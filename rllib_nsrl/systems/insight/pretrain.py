@@ -76,13 +76,14 @@ def pretrain(settings: PretrainSettings, data_folder: str, out_folder: str, log=
     test_obs, test_obj = (torch.from_numpy(a) for a in load_split(data_folder, "test"))
     net = Perception(len(slots), train_obs.shape[1], train_obs.shape[-1], settings.feature_dim)
     object_weights = ObjectWeights(train_obj[..., 0], settings.object_weights)
+    weighted_existence = settings.object_weights == "reference"  # as the reference; "slot" kept it plain
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     gen = torch.Generator().manual_seed(settings.seed)
 
     def loss_of(obs, obj):
         return perception_loss(
             net(obs), obj, object_weights(obj[..., 0]), gamma=settings.focal_gamma,
-            size_weight=settings.size_weight,
+            size_weight=settings.size_weight, weighted_existence=weighted_existence,
         )  # fmt: skip
 
     @torch.no_grad()
@@ -92,7 +93,8 @@ def pretrain(settings: PretrainSettings, data_folder: str, out_folder: str, log=
         net.train()
         test_weights = object_weights(test_obj[..., 0])
         loss = float(perception_loss(preds, test_obj, test_weights, gamma=settings.focal_gamma,
-                                     size_weight=settings.size_weight)[PERCEPTION_LOSS])  # fmt: skip
+                                     size_weight=settings.size_weight,
+                                     weighted_existence=weighted_existence)[PERCEPTION_LOSS])  # fmt: skip
         exists = test_obj[..., 0] > 0.5
         px = ((preds[..., 1:3] - test_obj[..., 1:3]).abs() * torch.tensor([SCREEN_W, SCREEN_H])).mean(-1)
         out = {"test_loss": loss, "mae_px": float(px[exists].mean()) if exists.any() else float("nan")}

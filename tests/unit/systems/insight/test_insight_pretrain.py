@@ -82,3 +82,9 @@ def test_play_scores_full_games_and_perception_metrics(pretrained, pong_data):
     assert 0 <= metrics["used_slots"] <= 3
     if metrics["used_slots"] == 3:  # every slot read: F-MAE is the MAE
         assert metrics["fmae_px"] == pytest.approx(metrics["mae_px"])
+
+
+def test_slot_weights_keep_the_key_of_the_runs_made_before_the_setting():
+    old = "e30_b32_lr0.0003_wd0.0001_g2_s1_f512_seed3"  # PretrainSettings(seed=3).key at commit e499e4d
+    assert PretrainSettings(seed=3, object_weights="slot").key == old
+    assert PretrainSettings(seed=3).key == "e30_b32_lr0.0003_wd0.0001_g2_s1_f512_wreference_seed3"

@@ -53,8 +53,7 @@ def test_summary_averages_finished_trials_only_and_names_the_running_ones(tmp_pa
     text = (tmp_path / "summary.md").read_text()
     assert (
         "Not finished (running or stopped), not in this table: "
-        "INSIGHT seed 1 (newest evaluation at iteration 6, 600 steps)"
-        in text
+        "INSIGHT seed 1 (newest evaluation at iteration 6, 600 steps)" in text
     )
     assert "Pong: final return normalised" in (tmp_path / "ablation.md").read_text()
 

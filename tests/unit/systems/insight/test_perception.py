@@ -191,3 +191,14 @@ def test_sum_reduction_is_the_reference_scale_per_sample():
     assert total[EXIST_FOCAL].item() == pytest.approx(s * f * mean[EXIST_FOCAL].item(), rel=1e-5)
     with pytest.raises(ValueError, match="reduction 'max'"):
         perception_loss(pred, target, reduction="max")
+
+
+def test_weighted_existence_weights_the_mean_focal_term_as_the_reference_pretraining():
+    target = _labels()
+    pred = _perfect(target)
+    pred[..., 0] = 0.0  # every existence logit uncertain
+    w = torch.full(target.shape[:3], 2.0)
+    plain = perception_loss(pred, target, w)[EXIST_FOCAL]
+    torch.testing.assert_close(
+        perception_loss(pred, target, w, weighted_existence=True)[EXIST_FOCAL], 2 * plain
+    )
