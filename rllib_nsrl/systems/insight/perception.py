@@ -163,9 +163,9 @@ def perception_loss(
         gamma, alpha: focal loss on existence (γ 2).
         size_weight: factor of the size term in the total (the reference adds L1 on size with 1).
         reduction: "mean": COORD_L1 and SIZE_L1 are the mean absolute error per coordinate of the objects
-            that exist in the label, each weighted by its slot's weight, and EXIST_FOCAL the mean over
-            all slots and frames. "sum": the reference code's scale, each term summed over the slots,
-            frames and numbers of a sample (the focal term weighted by the slot weights too), then
+            that exist in the label, each weighted by its weight, and EXIST_FOCAL the mean over all
+            slots and frames. "sum": the reference code's scale, each term summed over the slots,
+            frames and numbers of a sample (the focal term weighted by the weights too), then
             averaged over the batch: 2·S·F times "mean" for a full frame set (≈ 24× for Pong, ≈ 88× for
             Freeway), so that a weight such as 2 balances it against the PPO loss as in the reference.
         weighted_existence: with "mean", weight the existence term by `weights` too (the reference's
