@@ -96,11 +96,12 @@ def per_epoch_minibatches(batch_iter, num_epochs: int, num_minibatches: int, set
     if batch is None or any(b.get(SampleBatch.SEQ_LENS) is not None for b in batch.policy_batches.values()):
         return None
 
+    count = min([num_minibatches, *(len(b) for b in batch.policy_batches.values())])
+
     def minibatches():
         for epoch in range(num_epochs):
             set_epoch(epoch)
             parts = {}
-            count = min([num_minibatches, *(len(b) for b in batch.policy_batches.values())])
             for module_id, module_batch in batch.policy_batches.items():
                 module_batch.shuffle()
                 rows = len(module_batch)

@@ -47,6 +47,7 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
     def build(self) -> None:
         super().build()
         self._l_half_weight = 0.0
+        self._idle = None
         self._frames = self._objects = self._object_weights = None
         c = self.config
         if c.perception_data and c.perception_weight > 0 and self._perception_trained():
@@ -76,7 +77,7 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
         params = [p for p in self.get_parameters(self.module[module_id]) if p.requires_grad]
         module = self.module[module_id].unwrapped()
         decay = float(self.config.perception_weight_decay)
-        groups: list = [params]
+        groups: list = params
         if decay > 0 and module.perception.heads is not None and not module.freeze_perception:
             perception = {id(p) for p in module.perception.parameters()}
             groups = [
@@ -85,7 +86,7 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
             ]
         self.register_optimizer(
             module_id=module_id,
-            optimizer=torch.optim.Adam(groups if len(groups) > 1 else params, eps=self.config.adam_eps),
+            optimizer=torch.optim.Adam(groups, eps=self.config.adam_eps),
             params=params,
             lr_or_lr_schedule=config.lr,
         )
@@ -96,15 +97,16 @@ class InsightPPOLearner(EpochCountingLearner, PPOTorchLearner):
         graph (DDP needs that), so their gradient is an exact zero."""
         if self._phase():
             return []
-        idle = []
-        for module_id in self.module.keys():
-            module = self.module[module_id].unwrapped()
-            if not module.use_eql or module.policy != "neural":
-                continue
-            idle += list(module.eql.parameters())
-            if module.perception.heads is not None and not module.freeze_perception:
-                idle += list(module.perception.heads.parameters())
-        return idle
+        if self._idle is None:  # the modules do not change after `build`
+            self._idle = []
+            for module_id in self.module.keys():
+                module = self.module[module_id].unwrapped()
+                if not module.use_eql or module.policy != "neural":
+                    continue
+                self._idle += list(module.eql.parameters())
+                if module.perception.heads is not None and not module.freeze_perception:
+                    self._idle += list(module.perception.heads.parameters())
+        return self._idle
 
     @override(PPOTorchLearner)
     def apply_gradients(self, gradients_dict: dict) -> None:

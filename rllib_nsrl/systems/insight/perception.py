@@ -119,8 +119,10 @@ class ObjectWeights:
         """Existence flags [B, S, F] → weights [B, S, F]."""
         exists = exists.float()
         if self.scheme == "slot":
-            return self.per_slot.to(exists.device).view(1, -1, 1).expand_as(exists)
-        share = exists * self.inverse.to(exists.device).view(1, -1, 1)
+            self.per_slot = self.per_slot.to(exists.device)  # a no-op after the first call
+            return self.per_slot.view(1, -1, 1).expand_as(exists)
+        self.inverse = self.inverse.to(exists.device)
+        share = exists * self.inverse.view(1, -1, 1)
         share = share / (share.sum(1, keepdim=True) + 1e-20)
         return 0.1 + torch.sigmoid(10.0 * (share - self.mu))
 
